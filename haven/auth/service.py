@@ -1,0 +1,168 @@
+"""Accounts, organisations, tokens and passwords; turning a credential into an Actor."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haven.auth.models import ORG, USER, Account, Membership, Token
+from haven.auth.permissions import ANONYMOUS, Actor
+from haven.db import Database, utcnow
+from haven.errors import BadRequest, Conflict, InvalidToken, NotFound
+from haven.names import check_namespace
+
+TOKEN_PREFIX = "hv_"
+ROLES = ("read", "write", "admin")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, salt, digest = stored.split("$")
+    actual = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    return hmac.compare_digest(actual.hex(), digest)
+
+
+def get_account(session: Session, name: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.name == name))
+
+
+def create_user(
+    session: Session, name: str, *, email: str | None = None, password: str | None = None, admin: bool = False
+) -> Account:
+    check_namespace(name)
+    if get_account(session, name) is not None:
+        raise Conflict(f"The name {name!r} is already taken")
+    user = Account(
+        name=name,
+        kind=USER,
+        email=email,
+        password_hash=hash_password(password) if password else None,
+        is_admin=admin,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_org(session: Session, name: str, owner: str) -> Account:
+    check_namespace(name)
+    owner_account = _user(session, owner)
+    if get_account(session, name) is not None:
+        raise Conflict(f"The name {name!r} is already taken")
+    org = Account(name=name, kind=ORG)
+    session.add(org)
+    session.flush()
+    session.add(Membership(org_id=org.id, user_id=owner_account.id, role="admin"))
+    return org
+
+
+def set_member(session: Session, org_name: str, user_name: str, role: str) -> None:
+    if role not in ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+    org = get_account(session, org_name)
+    if org is None or org.kind != ORG:
+        raise NotFound(f"No organisation named {org_name!r}")
+    user = _user(session, user_name)
+    member = session.get(Membership, (org.id, user.id))
+    if member is None:
+        session.add(Membership(org_id=org.id, user_id=user.id, role=role))
+    else:
+        member.role = role
+
+
+def create_token(session: Session, user_name: str, name: str = "default", role: str = "write") -> str:
+    """Issue a token; only its hash is stored, so the caller must show it now."""
+    if role not in ("read", "write"):
+        raise BadRequest("token role must be read or write")
+    user = _user(session, user_name)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(30)
+    session.add(Token(user_id=user.id, name=name, role=role, token_hash=hash_token(token)))
+    return token
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True
+
+
+def _user(session: Session, name: str) -> Account:
+    user = get_account(session, name)
+    if user is None or user.kind != USER:
+        raise NotFound(f"No user named {name!r}")
+    return user
+
+
+def load_actor(session: Session, user: Account, token_role: str, token_name: str | None) -> Actor:
+    rows = session.execute(
+        select(Membership.org_id, Membership.role, Account.name)
+        .join(Account, Account.id == Membership.org_id)
+        .where(Membership.user_id == user.id)
+    ).all()
+    return Actor(
+        user_id=user.id,
+        name=user.name,
+        is_admin=user.is_admin,
+        token_role=token_role,
+        token_name=token_name,
+        org_roles={r.org_id: r.role for r in rows},
+        org_names={r.org_id: r.name for r in rows},
+    )
+
+
+class Authenticator:
+    """Resolves bearer tokens to Actors, caching briefly: a revoked token stops working within `ttl`."""
+
+    def __init__(self, db: Database, ttl: float = 2.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Actor]] = {}
+        self._lock = threading.Lock()
+
+    def from_token(self, token: str) -> Actor:
+        key = hash_token(token)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        actor = self._lookup(key)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now + self.ttl, actor)
+        return actor
+
+    def _lookup(self, token_hash: str) -> Actor:
+        with self.db.read() as session:
+            row = session.execute(
+                select(Token, Account)
+                .join(Account, Account.id == Token.user_id)
+                .where(Token.token_hash == token_hash, Token.revoked_at.is_(None))
+            ).first()
+            if row is None:
+                raise InvalidToken()
+            token, user = row
+            return load_actor(session, user, token.role, token.name)
+
+
+__all__ = ["ANONYMOUS", "Authenticator", "create_org", "create_token", "create_user"]

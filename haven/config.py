@@ -1,0 +1,79 @@
+"""One typed settings object: the only place that reads HAVEN_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1_000_000
+
+
+class Settings(BaseSettings):
+    """Hub settings; every field is also `HAVEN_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("./haven-data"), description="Where the database, repositories and blobs live."
+    )
+    host: str = Field("127.0.0.1", description="Address `haven serve` binds to.")
+    port: int = Field(8000, description="Port `haven serve` listens on.")
+    workers: int = Field(1, description="Server worker processes.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/haven.db."
+    )
+    public_url: str | None = Field(
+        None, description="External base URL used in links the API returns; defaults to the request's own."
+    )
+    secret_key: str | None = Field(
+        None, description="Signs upload/download URLs; generated once into <data_dir>/secret.key if unset."
+    )
+    lfs_threshold: int = Field(
+        10 * MB, description="Files at least this large are stored as Git LFS objects."
+    )
+    max_request_body: int = Field(
+        512 * MB, description="Largest commit/API request body accepted (LFS uploads are bounded separately)."
+    )
+    max_lfs_object: int = Field(200_000 * MB, description="Largest single LFS object accepted in bytes.")
+    multipart_chunk_size: int = Field(
+        512 * MB, description="LFS objects larger than this are uploaded in parts of this size."
+    )
+    signed_url_ttl: int = Field(3600, description="Lifetime in seconds of signed upload and download URLs.")
+    allow_anonymous_read: bool = Field(
+        True, description="Whether public repositories are readable anonymously."
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'haven.db').resolve()}"
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repos"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def signing_key(self) -> bytes:
+        """The secret for signed URLs, created on first use so restarts keep links valid."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"secret.key.{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)  # first writer wins, even across processes
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()

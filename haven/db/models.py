@@ -1,0 +1,6 @@
+"""Imports every model so the metadata Alembic sees is complete."""
+
+from haven.auth.models import Account, Membership, Token
+from haven.repos.models import LfsObject, Like, Repo, RepoTag
+
+__all__ = ["Account", "LfsObject", "Like", "Membership", "Repo", "RepoTag", "Token"]

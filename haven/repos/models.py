@@ -1,0 +1,83 @@
+"""Repository metadata. Git holds the content; these rows are what listings, search and access need."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haven.db.base import Base, utcnow
+
+
+class Repo(Base):
+    __tablename__ = "repos"
+    __table_args__ = (
+        UniqueConstraint("type", "full_id", name="uq_repos_type_full_id"),
+        Index("ix_repos_type_downloads", "type", "downloads"),
+        Index("ix_repos_type_likes", "type", "likes"),
+        Index("ix_repos_type_last_modified", "type", "last_modified"),
+        Index("ix_repos_type_created_at", "type", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))  # model | dataset | space
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    namespace: Mapped[str] = mapped_column(String(96))
+    name: Mapped[str] = mapped_column(String(96))
+    full_id: Mapped[str] = mapped_column(String(193))
+    storage_key: Mapped[str] = mapped_column(String(32), unique=True)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    gated: Mapped[str | None] = mapped_column(String(8), default=None)  # None | auto | manual
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    head_sha: Mapped[str | None] = mapped_column(String(40), default=None)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    downloads_all_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    card_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    library_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    pipeline_tag: Mapped[str | None] = mapped_column(String(64), default=None)
+    sdk: Mapped[str | None] = mapped_column(String(32), default=None)
+    used_storage: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RepoTag(Base):
+    """One row per (repo, tag): lets tag filters use an index instead of scanning JSON."""
+
+    __tablename__ = "repo_tags"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LfsObject(Base):
+    """An LFS object a repository may reference: uploaded to it, or present in one of its commits."""
+
+    __tablename__ = "lfs_objects"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
