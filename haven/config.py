@@ -17,24 +17,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore")
 
-    data_dir: Path = Field(
-        Path("./haven-data"), description="Where the database, repositories and blobs live."
-    )
+    data_dir: Path = Field(Path("./haven-data"), description="Where the database, repositories and blobs live.")
     host: str = Field("127.0.0.1", description="Address `haven serve` binds to.")
     port: int = Field(8000, description="Port `haven serve` listens on.")
     workers: int = Field(1, description="Server worker processes.")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/haven.db."
-    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; defaults to SQLite at <data_dir>/haven.db.")
     public_url: str | None = Field(
         None, description="External base URL used in links the API returns; defaults to the request's own."
     )
     secret_key: str | None = Field(
         None, description="Signs upload/download URLs; generated once into <data_dir>/secret.key if unset."
     )
-    lfs_threshold: int = Field(
-        10 * MB, description="Files at least this large are stored as Git LFS objects."
-    )
+    lfs_threshold: int = Field(10 * MB, description="Files at least this large are stored as Git LFS objects.")
     max_request_body: int = Field(
         512 * MB, description="Largest commit/API request body accepted (LFS uploads are bounded separately)."
     )
@@ -43,9 +37,7 @@ class Settings(BaseSettings):
         512 * MB, description="LFS objects larger than this are uploaded in parts of this size."
     )
     signed_url_ttl: int = Field(3600, description="Lifetime in seconds of signed upload and download URLs.")
-    allow_anonymous_read: bool = Field(
-        True, description="Whether public repositories are readable anonymously."
-    )
+    allow_anonymous_read: bool = Field(True, description="Whether public repositories are readable anonymously.")
 
     @property
     def sqlalchemy_url(self) -> str:

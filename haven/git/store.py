@@ -298,9 +298,7 @@ class GitRepo:
         self._update_ref(["update-ref", "-d", name, old])
 
     def _update_ref(self, args: list[str]) -> None:
-        proc = subprocess.run(
-            ["git", "--git-dir", str(self.path), *args], capture_output=True, text=True, check=False
-        )
+        proc = subprocess.run(["git", "--git-dir", str(self.path), *args], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RefUpdateConflict(proc.stderr.strip())
 
