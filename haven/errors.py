@@ -13,6 +13,10 @@ class HavenError(Exception):
         self.headers = headers or {}
         self.extra = extra
 
+    def with_status(self, status: int) -> HavenError:
+        self.status = status
+        return self
+
 
 class BadRequest(HavenError):
     status = 400

@@ -48,6 +48,7 @@ class Repo(Base):
     downloads_all_time: Mapped[int] = mapped_column(BigInteger, default=0)
     likes: Mapped[int] = mapped_column(Integer, default=0)
     card_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    card_error: Mapped[str | None] = mapped_column(String(1000), default=None)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     library_name: Mapped[str | None] = mapped_column(String(64), default=None)
     pipeline_tag: Mapped[str | None] = mapped_column(String(64), default=None)

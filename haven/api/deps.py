@@ -1,0 +1,45 @@
+"""FastAPI dependencies: the Hub and the calling Actor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from haven.auth.permissions import ANONYMOUS, Actor
+from haven.errors import InvalidToken
+from haven.hub import Hub
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def credential(header: str | None) -> str | None:
+    """The token in an Authorization header: `Bearer <token>`, or Basic with the token as password."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return value.strip() or None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidToken() from None
+        return decoded.partition(":")[2] or None
+    raise InvalidToken()
+
+
+def get_actor(request: Request) -> Actor:
+    token = credential(request.headers.get("authorization"))
+    if token is None:
+        return ANONYMOUS
+    return request.app.state.hub.auth.from_token(token)
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -1,0 +1,64 @@
+"""Renders errors the way huggingface_hub's `hf_raise_for_status` reads them."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from haven.api.responses import JSON
+from haven.errors import HavenError
+
+log = logging.getLogger("haven")
+
+
+def _header_safe(message: str) -> str:
+    return message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ").replace("\r", " ")[:1000]
+
+
+def error_response(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None, **extra: object
+) -> Response:
+    hdrs = {"X-Error-Message": _header_safe(message), **(headers or {})}
+    if code:
+        hdrs["X-Error-Code"] = code
+    return JSON({"error": message, **extra}, status_code=status, headers=hdrs)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(HavenError)
+    async def _haven(request: Request, exc: HavenError) -> Response:
+        extra = dict(exc.extra)
+        url_path = extra.pop("url_path", None)
+        if url_path is not None:
+            extra["url"] = f"{base_url(request)}/{url_path}"
+        return error_response(exc.status, exc.message, exc.code, exc.headers, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors()[:5]:
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return error_response(400, "Bad request: " + "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        rid = request.headers.get("x-amzn-trace-id", "")
+        log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, rid)
+        return error_response(500, f"Internal server error (request id {rid})")
+
+
+def base_url(request: Request) -> str:
+    configured = request.app.state.hub.settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}"

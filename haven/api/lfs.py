@@ -1,0 +1,204 @@
+"""The Git LFS API: batch, basic and multipart transfers, verify. Bytes are hashed as they arrive."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from haven.api.common import lookup
+from haven.api.deps import ActorDep, HubDep
+from haven.api.errors import base_url
+from haven.api.responses import JSON
+from haven.api.upload import read_body
+from haven.auth.permissions import Permission
+from haven.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from haven.hub import Hub
+from haven.repos import lfs as lfs_service
+from haven.storage.base import BlobMismatch
+from haven.storage.local import OID_RE
+
+router = APIRouter()
+LFS_JSON = "application/vnd.git-lfs+json"
+MAX_BATCH = 1000
+_PART = re.compile(r"^\d{1,5}$")
+
+
+def _lfs_json(content: Any, status: int = 200) -> JSON:
+    return JSON(content, status_code=status, headers={"Content-Type": LFS_JSON})
+
+
+async def batch(repo_type: str, namespace: str, name: str, request: Request, hub: Hub, actor: Any) -> JSON:
+    try:
+        body = orjson.loads(await read_body(request, 10_000_000))
+        operation, objects = body["operation"], body["objects"]
+        if operation not in ("upload", "download") or not isinstance(objects, list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("Body must be an LFS batch request with 'operation' and 'objects'") from None
+    if len(objects) > MAX_BATCH:
+        raise PayloadTooLarge(f"At most {MAX_BATCH} objects per batch")
+    perm = Permission.WRITE if operation == "upload" else Permission.READ
+    if actor.anonymous and perm is Permission.WRITE:
+        raise Unauthorized("Authentication required to upload", headers={"LFS-Authenticate": 'Basic realm="Haven"'})
+    ref = await run_in_threadpool(lookup, hub, actor, repo_type, namespace, name, perm)
+    valid = [o for o in objects if isinstance(o, dict) and _valid_object(o)]
+    have = await run_in_threadpool(lfs_service.linked, hub, ref.row.id, [o["oid"] for o in valid])
+    base = base_url(request)
+    signer = request.app.state.signer
+    out = []
+    for obj in objects:
+        if not isinstance(obj, dict) or not _valid_object(obj):
+            out.append(
+                {
+                    "oid": str(obj.get("oid", "")) if isinstance(obj, dict) else "",
+                    "size": 0,
+                    "error": {
+                        "code": 422,
+                        "message": "oid must be a sha256 hex digest and size a non-negative integer",
+                    },
+                }
+            )
+            continue
+        oid, size = obj["oid"], obj["size"]
+        item: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
+        if operation == "download":
+            if have.get(oid) != size:
+                item["error"] = {"code": 404, "message": "Object does not exist"}
+            else:
+                q = signer.sign("blob", oid=oid, commit="", name=oid)
+                item["actions"] = {"download": {"href": f"{base}/_blobs/{oid}?{q}", "expires_in": signer.ttl}}
+        elif size > hub.settings.max_lfs_object:
+            item["error"] = {
+                "code": 422,
+                "message": f"Objects larger than {hub.settings.max_lfs_object} bytes are refused",
+            }
+        elif have.get(oid) != size:
+            item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size)
+        out.append(item)
+    return _lfs_json({"transfer": "basic", "objects": out, "hash_algo": "sha256"})
+
+
+def _valid_object(obj: dict[str, Any]) -> bool:
+    oid, size = obj.get("oid"), obj.get("size")
+    return isinstance(oid, str) and bool(OID_RE.match(oid)) and isinstance(size, int) and size >= 0
+
+
+def _upload_actions(hub: Hub, signer: Any, base: str, repo_id: int, oid: str, size: int) -> dict[str, Any]:
+    fields = {"repo": str(repo_id), "oid": oid, "size": str(size)}
+    verify = {"href": f"{base}/_lfs/verify?{signer.sign('verify', **fields)}", "header": {}}
+    chunk = hub.settings.multipart_chunk_size
+    if size <= chunk:
+        return {
+            "upload": {"href": f"{base}/_lfs/upload?{signer.sign('upload', **fields)}", "header": {}},
+            "verify": verify,
+        }
+    parts = math.ceil(size / chunk)
+    header: dict[str, str] = {"chunk_size": str(chunk)}
+    for n in range(1, parts + 1):
+        header[str(n)] = f"{base}/_lfs/part?{signer.sign('part', **fields, part=str(n))}"
+    complete = f"{base}/_lfs/complete?{signer.sign('complete', **fields)}"
+    return {"upload": {"href": complete, "header": header}, "verify": verify}
+
+
+for prefix, repo_type in (("/datasets", "dataset"), ("/spaces", "space"), ("", "model")):
+
+    async def _batch(
+        namespace: str, name: str, request: Request, hub: HubDep, actor: ActorDep, _t: str = repo_type
+    ) -> JSON:
+        return await batch(_t, namespace, name, request, hub, actor)
+
+    _batch.__doc__ = f"Git LFS batch API for {repo_type}s (huggingface_hub with HF_HUB_DISABLE_XET, git-lfs)."
+    router.add_api_route(f"{prefix}/{{namespace}}/{{name}}.git/info/lfs/objects/batch", _batch, methods=["POST"])
+
+
+def _fields(request: Request, purpose: str, extra: tuple[str, ...] = ()) -> tuple[int, str, int, dict[str, str]]:
+    f = request.app.state.signer.verify(purpose, dict(request.query_params), ("repo", "oid", "size", *extra))
+    return int(f["repo"]), f["oid"], int(f["size"]), f
+
+
+@router.put("/_lfs/upload")
+async def upload(request: Request, hub: HubDep) -> JSON:
+    """Basic transfer: the object's bytes in one PUT, hashed and written as they arrive."""
+    repo_id, oid, size, _ = _fields(request, "upload")
+    writer = await run_in_threadpool(hub.blobs.writer)
+    try:
+        async for chunk in request.stream():
+            if writer.size + len(chunk) > size:
+                raise BadRequest(f"More bytes than the announced size {size}")
+            writer.write(chunk)
+        writer.commit(oid, size)
+    except BlobMismatch as e:
+        raise BadRequest(str(e)) from None
+    except BaseException:
+        writer.abort()
+        raise
+    await run_in_threadpool(lfs_service.link, hub, repo_id, oid, size)
+    return JSON({})
+
+
+def _parts_dir(hub: Hub, repo_id: int, oid: str) -> str:
+    return str(hub.blobs.tmp_dir / f"mp-{repo_id}-{oid}")
+
+
+@router.put("/_lfs/part")
+async def upload_part(request: Request, hub: HubDep) -> JSON:
+    """One part of a multipart transfer; answered with an ETag the completion call echoes back."""
+    repo_id, oid, _size, f = _fields(request, "part", ("part",))
+    directory = _parts_dir(hub, repo_id, oid)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f"part-{int(f['part']):05d}.tmp")
+    written = 0
+    with open(tmp, "wb") as out:
+        async for chunk in request.stream():
+            written += len(chunk)
+            if written > hub.settings.multipart_chunk_size:
+                raise BadRequest("Part larger than the chunk size")
+            out.write(chunk)
+    os.replace(tmp, tmp[: -len(".tmp")])
+    return JSON({}, headers={"ETag": f'"{f["part"]}-{written}"'})
+
+
+@router.post("/_lfs/complete")
+async def complete(request: Request, hub: HubDep) -> JSON:
+    """Joins the parts in order into the object, verifying size and sha256."""
+    repo_id, oid, size, _ = _fields(request, "complete")
+    directory = _parts_dir(hub, repo_id, oid)
+    await run_in_threadpool(_join_parts, hub, directory, oid, size)
+    await run_in_threadpool(lfs_service.link, hub, repo_id, oid, size)
+    return JSON({})
+
+
+def _join_parts(hub: Hub, directory: str, oid: str, size: int) -> None:
+    if not os.path.isdir(directory):
+        raise NotFound("No parts were uploaded for this object")
+    parts = sorted(p for p in os.listdir(directory) if p.startswith("part-") and not p.endswith(".tmp"))
+    writer = hub.blobs.writer()
+    try:
+        for part in parts:
+            with open(os.path.join(directory, part), "rb") as f:
+                while chunk := f.read(1 << 20):
+                    writer.write(chunk)
+        writer.commit(oid, size)
+    except BlobMismatch as e:
+        raise BadRequest(str(e)) from None
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@router.post("/_lfs/verify")
+def verify(request: Request, hub: HubDep) -> JSON:
+    """Confirms the server holds the object with the announced size."""
+    repo_id, oid, size, _ = _fields(request, "verify")
+    if lfs_service.linked(hub, repo_id, [oid]).get(oid) != size:
+        raise NotFound(f"Object {oid} was not received")
+    return _lfs_json({"message": "ok"})

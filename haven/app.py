@@ -1,0 +1,66 @@
+"""The ASGI application: routers, error handlers and the per-process Hub."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from haven.api import errors, files, lfs, listing, repos, tree, upload
+from haven.api.paths import RawPathMiddleware
+from haven.api.signing import Signer
+from haven.config import Settings
+from haven.hub import Hub
+
+log = logging.getLogger("haven")
+
+
+class RequestIdMiddleware:
+    """Every response carries x-request-id, echoing the client's X-Amzn-Trace-Id when it sends one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = b""
+        for key, value in scope["headers"]:
+            if key == b"x-amzn-trace-id":
+                rid = value
+                break
+        rid = rid or uuid.uuid4().hex.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+    settings = settings or Settings()
+    hub = hub or Hub.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        hub.close()
+
+    app = FastAPI(
+        title="Haven", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None, lifespan=lifespan
+    )
+    app.state.hub = hub
+    app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
+    errors.install(app)
+    for module in (repos, listing, upload, tree, lfs, files):
+        app.include_router(module.router)
+    app.add_middleware(RawPathMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,145 @@
+"""The `haven` command line: serve, and the admin commands that work beside a running server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from haven.config import Settings
+
+app = typer.Typer(help="Haven: a self-hosted hub for models and datasets.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+org_app = typer.Typer(help="Manage organisations.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage access tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
+app.add_typer(token_app, name="token")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: $HAVEN_DATA_DIR or ./haven-data).")
+]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def _hub(data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from haven.hub import Hub
+
+    return Hub.open(_settings(data_dir))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Start the hub. Creates and migrates the database on first start."""
+    from haven.server import run
+
+    run(_settings(data_dir, host=host, port=port, workers=workers))
+
+
+@user_app.command("create")
+def user_create(
+    name: str,
+    email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
+    password: Annotated[str | None, typer.Option(help="Password for the web UI.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user a site administrator.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user."""
+    from haven.auth import service
+
+    hub = _hub(data_dir)
+    with _errors(), hub.db.write() as session:
+        service.create_user(session, name, email=email, password=password, admin=admin)
+    typer.echo(f"created user {name}", err=True)
+
+
+@org_app.command("create")
+def org_create(
+    name: str,
+    owner: Annotated[str, typer.Option(help="User who becomes the organisation's first admin.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create an organisation owned by a user."""
+    from haven.auth import service
+
+    hub = _hub(data_dir)
+    with _errors(), hub.db.write() as session:
+        service.create_org(session, name, owner)
+    typer.echo(f"created organisation {name}", err=True)
+
+
+@org_app.command("add-member")
+def org_add_member(
+    org: str,
+    user: str,
+    role: Annotated[str, typer.Option(help="read, write or admin.")] = "read",
+    data_dir: DataDir = None,
+) -> None:
+    """Add a user to an organisation (or change their role)."""
+    from haven.auth import service
+
+    hub = _hub(data_dir)
+    with _errors(), hub.db.write() as session:
+        service.set_member(session, org, user, role)
+    typer.echo(f"{user} is now {role} in {org}", err=True)
+
+
+@token_app.command("create")
+def token_create(
+    user: str,
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "cli",
+    role: Annotated[str, typer.Option(help="read or write.")] = "write",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an access token; prints only the token."""
+    from haven.auth import service
+
+    hub = _hub(data_dir)
+    with _errors(), hub.db.write() as session:
+        token = service.create_token(session, user, name, role)
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(token: str, data_dir: DataDir = None) -> None:
+    """Revoke a token."""
+    from haven.auth import service
+
+    hub = _hub(data_dir)
+    with hub.db.write() as session:
+        found = service.revoke_token(session, token)
+    if not found:
+        typer.echo("no such active token", err=True)
+        raise typer.Exit(1)
+    typer.echo("revoked", err=True)
+
+
+class _errors:
+    """Print domain errors as one line and exit 1, instead of a traceback."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+        from haven.errors import HavenError
+
+        if isinstance(exc, HavenError):
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1)
+        return False
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,209 @@
+"""Turning a list of file operations into one commit on a branch: atomic, validated, serialised.
+
+The branch moves only after every object of the new commit is written, with a compare-and-swap
+against the head we built on; so a failure at any point leaves the branch where it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haven.auth.permissions import Actor, Permission
+from haven.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
+from haven.git.lfs import Pointer, parse_gitattributes, parse_pointer
+from haven.git.store import Change, ChangeError, Delete, DeleteFolder, GitRepo, Put, RefUpdateConflict
+from haven.hub import Hub
+from haven.names import check_path, check_revision
+from haven.repos.card import CardError, derive, parse_card
+from haven.repos.locks import repo_lock
+from haven.repos.models import LfsObject, Repo, RepoTag
+from haven.repos.service import RepoRef, author_of, find_repo, touch
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PARENT = re.compile(r"^[0-9a-fA-F]{5,40}$")
+
+
+@dataclass(frozen=True)
+class AddFile:
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class AddLfsFile:
+    path: str
+    oid: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class RemoveFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class RemoveFolder:
+    path: str
+
+
+Operation = AddFile | AddLfsFile | RemoveFile | RemoveFolder
+
+
+@dataclass
+class CommitRequest:
+    summary: str
+    description: str = ""
+    parent_commit: str | None = None
+    operations: list[Operation] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        summary = self.summary.strip() or "Upload files"
+        return f"{summary}\n\n{self.description.strip()}\n" if self.description.strip() else f"{summary}\n"
+
+
+def branch_ref(git: GitRepo, revision: str) -> str:
+    """The ref a commit to `revision` moves: an existing branch or PR ref, never a tag or commit id."""
+    check_revision(revision)
+    name = revision if revision.startswith("refs/") else f"refs/heads/{revision}"
+    if not (name.startswith(("refs/heads/", "refs/pr/"))):
+        raise BadRequest(f"Invalid rev id: {revision} (commits go to a branch)")
+    if git.ref(name) is None:
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
+    return name
+
+
+def create_commit(
+    hub: Hub, actor: Actor, repo_type: str, full_id: str, revision: str, req: CommitRequest
+) -> tuple[str, RepoRef]:
+    """Commit `req` on top of `revision`; returns the new commit id."""
+    with hub.db.read() as session:
+        ref = find_repo(hub, session, actor, repo_type, full_id, Permission.WRITE)
+        linked = _linked_oids(session, ref.row.id, req.operations)
+    for op in req.operations:
+        check_path(op.path.rstrip("/") if isinstance(op, RemoveFolder) else op.path)
+    if req.parent_commit is not None and not PARENT.match(req.parent_commit):
+        raise BadRequest(f"Invalid parent commit: {req.parent_commit}")
+    git = ref.git
+    with repo_lock(ref.path):
+        name = branch_ref(git, revision)
+        head = git.ref(name)
+        assert head is not None
+        if req.parent_commit is not None and not head.startswith(req.parent_commit.lower()):
+            raise PreconditionFailed(
+                "The branch was updated since you opened this page. Please refresh and try again "
+                f"(parent commit {req.parent_commit} is not the head {head} of {revision})."
+            )
+        changes, new_objects = _materialize(hub, git, ref, head, req.operations, linked)
+        try:
+            tree = git.build_tree(head, changes)
+        except ChangeError as e:
+            raise (EntryNotFound if e.missing else BadRequest)(str(e)) from None
+        commit = git.write_commit(tree, [head], req.message, author_of(actor))
+        try:
+            git.update_ref(name, commit, head)
+        except RefUpdateConflict:
+            raise Conflict(f"{revision} was updated by someone else during this commit; retry") from None
+    after_commit(hub, ref, name, commit, new_objects)
+    return commit, ref
+
+
+def _linked_oids(session: Session, repo_id: int, ops: list[Operation]) -> dict[str, int]:
+    oids = [op.oid for op in ops if isinstance(op, AddLfsFile)]
+    if not oids:
+        return {}
+    rows = session.execute(
+        select(LfsObject.oid, LfsObject.size).where(LfsObject.repo_id == repo_id, LfsObject.oid.in_(oids))
+    ).all()
+    return {r.oid: r.size for r in rows}
+
+
+def _materialize(
+    hub: Hub, git: GitRepo, ref: RepoRef, head: str, ops: list[Operation], linked: dict[str, int]
+) -> tuple[list[Change], dict[str, int]]:
+    """Write the blobs the operations add; returns tree changes and the LFS objects they bring."""
+    rules = parse_gitattributes(_gitattributes(git, head, ops))
+    threshold = hub.settings.lfs_threshold
+    changes: list[Change] = []
+    new_objects: dict[str, int] = {}
+    for op in ops:
+        if isinstance(op, AddFile):
+            if len(op.content) >= threshold or (rules.matches(op.path) and op.content):
+                oid = hub.blobs.put(op.content)
+                new_objects[oid] = len(op.content)
+                changes.append(Put(op.path, git.write_blob(Pointer(oid, len(op.content)).encode())))
+            else:
+                if parse_pointer(op.content) is not None:
+                    raise BadRequest(f"{op.path}: upload LFS objects through the LFS API, not as pointer files")
+                changes.append(Put(op.path, git.write_blob(op.content)))
+        elif isinstance(op, AddLfsFile):
+            size = _check_lfs(hub, op, linked)
+            new_objects[op.oid] = size
+            changes.append(Put(op.path, git.write_blob(Pointer(op.oid, size).encode())))
+        elif isinstance(op, RemoveFile):
+            changes.append(Delete(op.path))
+        else:
+            changes.append(DeleteFolder(op.path))
+    return changes, new_objects
+
+
+def _check_lfs(hub: Hub, op: AddLfsFile, linked: dict[str, int]) -> int:
+    if not SHA256.match(op.oid):
+        raise BadRequest(f"{op.path}: lfsFile oid must be a sha256 hex digest")
+    stored = hub.blobs.size(op.oid) if op.oid in linked else None
+    if stored is None:
+        raise BadRequest(f"{op.path}: LFS object {op.oid} was not uploaded to this repository")
+    if op.size is not None and op.size != stored:
+        raise BadRequest(f"{op.path}: LFS object {op.oid} has size {stored}, not {op.size}")
+    return stored
+
+
+def _gitattributes(git: GitRepo, head: str, ops: list[Operation]) -> str:
+    for op in reversed(ops):
+        if op.path == ".gitattributes":
+            if isinstance(op, AddFile):
+                return op.content.decode("utf-8", "replace")
+            return ""
+    entry = git.entry(head, ".gitattributes")
+    if entry is None or entry.type != "file" or entry.pointer is not None:
+        return ""
+    return git.read_blob(entry.oid).decode("utf-8", "replace")
+
+
+def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects: dict[str, int]) -> None:
+    """Record what the commit changed in the metadata: head, LFS objects, card data (main only)."""
+    with hub.db.write() as session:
+        for oid, size in new_objects.items():
+            if session.get(LfsObject, (ref.row.id, oid)) is None:
+                session.add(LfsObject(repo_id=ref.row.id, oid=oid, size=size))
+        if ref_name == "refs/heads/main":
+            touch(session, ref.row.id, commit)
+            refresh_card(session, ref.git, ref.row.id, commit)
+        else:
+            touch(session, ref.row.id, None)
+
+
+def refresh_card(session: Session, git: GitRepo, repo_id: int, commit: str) -> None:
+    row = session.get(Repo, repo_id)
+    if row is None:
+        return
+    entry = git.entry(commit, "README.md")
+    card: dict | None = None
+    error = None
+    if entry is not None and entry.type == "file" and entry.pointer is None:
+        try:
+            card = parse_card(git.read_blob(entry.oid).decode("utf-8", "replace"))
+        except CardError as e:
+            error = str(e)
+    tags, library, pipeline = derive(card or {})
+    row.card_data = card or None
+    row.card_error = error
+    row.library_name, row.pipeline_tag = library, pipeline
+    if set(tags) != set(row.tags or []):
+        row.tags = tags
+        session.query(RepoTag).filter(RepoTag.repo_id == repo_id).delete()
+        session.add_all(RepoTag(repo_id=repo_id, tag=t) for t in tags)

@@ -1,0 +1,190 @@
+"""Repository lifecycle and lookup: create, find (respecting visibility), delete, move, settings, likes."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from haven.auth.models import Account
+from haven.auth.permissions import Actor, Permission, can, can_create_in
+from haven.db import utcnow
+from haven.errors import BadRequest, Conflict, Forbidden, RepoNotFound
+from haven.git.lfs import default_gitattributes
+from haven.git.store import GitRepo, Put, open_repo
+from haven.hub import Hub
+from haven.names import REPO_TYPES, URL_PREFIX, check_name
+from haven.repos.models import Like, Repo
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """A repository as looked up for one request: its row and its git handle."""
+
+    row: Repo
+    git: GitRepo
+    path: Path
+
+    @property
+    def type(self) -> str:
+        return self.row.type
+
+    @property
+    def full_id(self) -> str:
+        return self.row.full_id
+
+
+def web_path(repo_type: str, full_id: str) -> str:
+    return f"{URL_PREFIX[repo_type]}{full_id}"
+
+
+def find_repo(hub: Hub, session: Session, actor: Actor, repo_type: str, full_id: str, perm: Permission) -> RepoRef:
+    """The repository, if `actor` may see it; RepoNotFound otherwise (private repos never leak),
+    Forbidden if they may see it but lack `perm`."""
+    row = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.full_id == full_id))
+    if row is None or not can(actor, Permission.READ, owner_id=row.owner_id, private=row.private):
+        raise RepoNotFound(f"Repository not found: {web_path(repo_type, full_id)}")
+    if perm is not Permission.READ and not can(actor, perm, owner_id=row.owner_id, private=row.private):
+        if actor.anonymous:
+            raise Forbidden("You must be authenticated to write to this repository")
+        raise Forbidden(
+            f"You don't have the rights to {'write to' if perm is Permission.WRITE else 'administer'} "
+            f"{web_path(repo_type, full_id)}" + (" (your token is read-only)" if actor.token_role != "write" else "")
+        )
+    path = hub.repo_path(row.storage_key)
+    return RepoRef(row, open_repo(path), path)
+
+
+def create_repo(
+    hub: Hub,
+    actor: Actor,
+    *,
+    repo_type: str,
+    namespace: str | None,
+    name: str,
+    private: bool = False,
+    sdk: str | None = None,
+) -> Repo:
+    if repo_type not in REPO_TYPES:
+        raise BadRequest(f"Invalid repo type {repo_type!r}")
+    if actor.anonymous:
+        raise Forbidden("You must be authenticated to create a repository")
+    check_name(name)
+    namespace = namespace or actor.name
+    assert namespace is not None
+    full_id = f"{namespace}/{name}"
+    with hub.db.write() as session:
+        owner = session.scalar(select(Account).where(Account.name == namespace))
+        if owner is None or not can_create_in(actor, owner.id):
+            raise Forbidden(f"You don't have the rights to create a repository under {namespace!r}")
+        existing = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.full_id == full_id))
+        if existing is not None:
+            if can(actor, Permission.READ, owner_id=existing.owner_id, private=existing.private):
+                raise Conflict("You already created this repo", url_path=web_path(repo_type, full_id))
+            raise Conflict("A repository with this name already exists")
+        row = Repo(
+            type=repo_type,
+            owner_id=owner.id,
+            namespace=namespace,
+            name=name,
+            full_id=full_id,
+            storage_key=secrets.token_hex(16),
+            private=private,
+            sdk=sdk,
+            tags=[],
+        )
+        session.add(row)
+        session.flush()
+        path = hub.repo_path(row.storage_key)
+        row.head_sha = _init_git(path, repo_type, actor)
+        # The git directory exists before the row commits; a crash in between leaves an orphan
+        # directory (never a row without its repository), which `haven fsck` can sweep.
+    return row
+
+
+def _init_git(path: Path, repo_type: str, actor: Actor) -> str:
+    git = GitRepo.init(path)
+    blob = git.write_blob(default_gitattributes(repo_type).encode())
+    tree = git.build_tree(None, [Put(".gitattributes", blob)])
+    commit = git.write_commit(tree, [], "initial commit", author_of(actor))
+    git.update_ref("refs/heads/main", commit, None)
+    return commit
+
+
+def author_of(actor: Actor) -> tuple[str, str]:
+    name = actor.name or "anonymous"
+    return name, f"{name}@users.noreply.haven"
+
+
+def delete_repo(hub: Hub, actor: Actor, repo_type: str, full_id: str) -> None:
+    with hub.db.write() as session:
+        ref = find_repo(hub, session, actor, repo_type, full_id, Permission.ADMIN)
+        session.delete(ref.row)
+        trash = hub.settings.data_dir / "trash" / ref.row.storage_key
+    # Row gone first: from here on nobody can reach the repository, so removing it is safe.
+    trash.parent.mkdir(parents=True, exist_ok=True)
+    if ref.path.exists():
+        ref.path.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def move_repo(hub: Hub, actor: Actor, repo_type: str, from_id: str, to_id: str) -> Repo:
+    parts = to_id.split("/")
+    if len(parts) != 2:
+        raise BadRequest(f"Invalid repository id {to_id!r}: expected namespace/name")
+    namespace, name = parts
+    check_name(name)
+    with hub.db.write() as session:
+        ref = find_repo(hub, session, actor, repo_type, from_id, Permission.ADMIN)
+        owner = session.scalar(select(Account).where(Account.name == namespace))
+        if owner is None or not can_create_in(actor, owner.id):
+            raise Forbidden(f"You don't have the rights to create a repository under {namespace!r}")
+        row = ref.row
+        row.owner_id, row.namespace, row.name, row.full_id = owner.id, namespace, name, to_id
+        try:
+            session.flush()
+        except IntegrityError:
+            raise Conflict(f"A repository named {to_id} already exists") from None
+        return row
+
+
+def update_settings(
+    hub: Hub, actor: Actor, repo_type: str, full_id: str, *, private: bool | None, gated: str | bool | None
+) -> None:
+    with hub.db.write() as session:
+        row = find_repo(hub, session, actor, repo_type, full_id, Permission.ADMIN).row
+        if private is not None:
+            row.private = private
+        if gated is not None:
+            if gated not in (False, "auto", "manual"):
+                raise BadRequest("gated must be 'auto', 'manual' or false")
+            row.gated = gated or None
+
+
+def set_like(hub: Hub, actor: Actor, repo_type: str, full_id: str, liked: bool) -> None:
+    if actor.anonymous:
+        raise Forbidden("You must be authenticated to like a repository")
+    with hub.db.write() as session:
+        row = find_repo(hub, session, actor, repo_type, full_id, Permission.READ).row
+        exists = session.get(Like, (actor.user_id, row.id)) is not None
+        if liked and not exists:
+            session.add(Like(user_id=actor.user_id, repo_id=row.id))
+            delta = 1
+        elif not liked and exists:
+            session.execute(delete(Like).where(Like.user_id == actor.user_id, Like.repo_id == row.id))
+            delta = -1
+        else:
+            return
+        session.execute(update(Repo).where(Repo.id == row.id).values(likes=Repo.likes + delta))
+
+
+def touch(session: Session, repo_id: int, head_sha: str | None) -> None:
+    values: dict[str, object] = {"last_modified": utcnow()}
+    if head_sha is not None:
+        values["head_sha"] = head_sha
+    session.execute(update(Repo).where(Repo.id == repo_id).values(**values))
