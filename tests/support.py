@@ -1,0 +1,150 @@
+"""Starting real services for tests and benchmarks: a Haven server subprocess and a private PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+HAVEN = [sys.executable, "-m", "haven"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def haven_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run `haven ...` against a data dir; returns stdout, raises with stderr on failure."""
+    proc = subprocess.run(
+        [*HAVEN, *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"haven {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+@dataclass
+class Server:
+    """A `haven serve` subprocess on a free loopback port."""
+
+    data_dir: Path
+    database_url: str | None = None
+    port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env, "HAVEN_DATA_DIR": str(self.data_dir)}
+        if self.database_url:
+            env["HAVEN_DATABASE_URL"] = self.database_url
+        return env
+
+    def cli(self, *args: str) -> str:
+        return haven_cli(self.data_dir, *args, env=self.env)
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [*HAVEN, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"haven serve exited early:\n{self.logs()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"haven serve did not become ready:\n{self.logs()}")
+
+    def logs(self) -> str:
+        path = self.data_dir.parent / f"server-{self.port}.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+    def kill(self) -> None:
+        """kill -9 the whole server (granian's main process and its workers)."""
+        self.stop(signal.SIGKILL)
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class Postgres:
+    """A private PostgreSQL cluster in a temp dir, run as the `postgres` user when we are root."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+
+    @staticmethod
+    def available() -> bool:
+        return _pg_bin() is not None
+
+    def _run(self, *cmd: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *cmd], check=True, capture_output=True)
+
+    def start(self) -> None:
+        bindir = _pg_bin()
+        assert bindir is not None, "PostgreSQL is not installed (apt-get install postgresql)"
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        data = self.root / "data"
+        self._run(str(bindir / "initdb"), "-D", str(data), "-U", "haven", "--auth=trust", "-E", "UTF8")
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self._run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start")
+        self.bindir = bindir
+
+    def create_database(self, name: str) -> str:
+        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "haven", name)
+        return f"postgresql+psycopg://haven@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
+
+
+def tempdir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
