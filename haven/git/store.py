@@ -7,6 +7,8 @@ compare-and-swap under git's own lock file also guards against concurrent `git p
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import threading
@@ -286,6 +288,15 @@ class GitRepo:
             None, sig, sig, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
         )
         return str(oid)
+
+    def disk_usage(self) -> int:
+        """Bytes the repository's git objects take on disk."""
+        total = 0
+        for root, _, names in os.walk(self.path / "objects"):
+            for n in names:
+                with contextlib.suppress(FileNotFoundError):
+                    total += os.stat(os.path.join(root, n)).st_size
+        return total
 
     def tree_of(self, commit: str) -> str:
         return str(self.repo[commit].peel(pygit2.Tree).id)

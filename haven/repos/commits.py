@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from haven.auth.permissions import Actor, Permission
@@ -180,6 +180,13 @@ def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects
         for oid, size in new_objects.items():
             if session.get(LfsObject, (ref.row.id, oid)) is None:
                 session.add(LfsObject(repo_id=ref.row.id, oid=oid, size=size))
+        session.flush()
+        lfs_total = session.scalar(
+            select(func.coalesce(func.sum(LfsObject.size), 0)).where(LfsObject.repo_id == ref.row.id)
+        )
+        session.execute(
+            update(Repo).where(Repo.id == ref.row.id).values(used_storage=int(lfs_total) + ref.git.disk_usage())
+        )
         if ref_name == "refs/heads/main":
             touch(session, ref.row.id, commit)
             refresh_card(session, ref.git, ref.row.id, commit)
