@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haven.api import errors, files, lfs, listing, repos, tree, upload
+from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.signing import Signer
 from haven.config import Settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     errors.install(app)
     for module in (repos, listing, upload, tree, lfs, files):
         app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

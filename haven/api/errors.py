@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,8 +16,12 @@ from haven.errors import HavenError
 log = logging.getLogger("haven")
 
 
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _header_safe(message: str) -> str:
-    return message.encode("latin-1", "replace").decode("latin-1").replace("\n", " ").replace("\r", " ")[:1000]
+    """Latin-1 without control characters: a header the server refuses to send would turn the error into a 500."""
+    return _HEADER_UNSAFE.sub(" ", message.encode("latin-1", "replace").decode("latin-1"))[:1000]
 
 
 def error_response(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
 from typing import Any
 
 import orjson
@@ -18,11 +16,11 @@ from haven.api.errors import base_url
 from haven.api.responses import JSON
 from haven.api.upload import read_body
 from haven.auth.permissions import Permission
-from haven.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from haven.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
 from haven.hub import Hub
 from haven.repos import lfs as lfs_service
 from haven.storage.base import BlobMismatch
-from haven.storage.local import OID_RE
+from haven.storage.local import OID_RE, UploadInProgress
 
 router = APIRouter()
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -143,56 +141,47 @@ async def upload(request: Request, hub: HubDep) -> JSON:
     return JSON({})
 
 
-def _parts_dir(hub: Hub, repo_id: int, oid: str) -> str:
-    return str(hub.blobs.tmp_dir / f"mp-{repo_id}-{oid}")
-
-
 @router.put("/_lfs/part")
 async def upload_part(request: Request, hub: HubDep) -> JSON:
-    """One part of a multipart transfer; answered with an ETag the completion call echoes back."""
+    """One part of a multipart transfer; answered with an ETag the completion call echoes back.
+
+    Parts that arrive in order are hashed while they are received, so completion needs no second pass."""
     repo_id, oid, _size, f = _fields(request, "part", ("part",))
-    directory = _parts_dir(hub, repo_id, oid)
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f"part-{int(f['part']):05d}.tmp")
-    written = 0
-    with open(tmp, "wb") as out:
+    limit = hub.settings.multipart_chunk_size
+    try:
+        writer = hub.blobs.part_writer(f"{repo_id}-{oid}", int(f["part"]), limit)
+    except UploadInProgress as e:
+        raise Conflict(str(e)) from None
+    try:
         async for chunk in request.stream():
-            written += len(chunk)
-            if written > hub.settings.multipart_chunk_size:
+            if writer.size + len(chunk) > limit:
                 raise BadRequest("Part larger than the chunk size")
-            out.write(chunk)
-    os.replace(tmp, tmp[: -len(".tmp")])
-    return JSON({}, headers={"ETag": f'"{f["part"]}-{written}"'})
+            writer.write(chunk)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return JSON({}, headers={"ETag": f'"{f["part"]}-{writer.size}"'})
 
 
 @router.post("/_lfs/complete")
 async def complete(request: Request, hub: HubDep) -> JSON:
     """Joins the parts in order into the object, verifying size and sha256."""
     repo_id, oid, size, _ = _fields(request, "complete")
-    directory = _parts_dir(hub, repo_id, oid)
-    await run_in_threadpool(_join_parts, hub, directory, oid, size)
+    await run_in_threadpool(_join_parts, hub, f"{repo_id}-{oid}", oid, size)
     await run_in_threadpool(lfs_service.link, hub, repo_id, oid, size)
     return JSON({})
 
 
-def _join_parts(hub: Hub, directory: str, oid: str, size: int) -> None:
-    if not os.path.isdir(directory):
-        raise NotFound("No parts were uploaded for this object")
-    parts = sorted(p for p in os.listdir(directory) if p.startswith("part-") and not p.endswith(".tmp"))
-    writer = hub.blobs.writer()
+def _join_parts(hub: Hub, key: str, oid: str, size: int) -> None:
     try:
-        for part in parts:
-            with open(os.path.join(directory, part), "rb") as f:
-                while chunk := f.read(1 << 20):
-                    writer.write(chunk)
-        writer.commit(oid, size)
+        hub.blobs.join_parts(key, oid, size)
+    except FileNotFoundError:
+        raise NotFound("No parts were uploaded for this object") from None
     except BlobMismatch as e:
         raise BadRequest(str(e)) from None
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    except UploadInProgress as e:
+        raise Conflict(str(e)) from None
 
 
 @router.post("/_lfs/verify")

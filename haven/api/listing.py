@@ -40,6 +40,7 @@ def _listing(repo_type: str, request: Request, hub: HubDep, actor: ActorDep) -> 
         descending=direction != "1",
         limit=limit,
         cursor=p.get("cursor"),
+        gated=truthy(p["gated"]) if p.get("gated") else None,
     )
     with hub.db.read() as session:
         rows, cursor = list_repos(session, actor, q)

@@ -17,6 +17,7 @@ from haven.auth.permissions import Permission
 from haven.errors import BadRequest, Unauthorized
 from haven.names import check_revision
 from haven.repos import service
+from haven.repos.card import CardError, derive, parse_card
 from haven.repos.listing import visible
 from haven.repos.models import Like, Repo
 
@@ -176,6 +177,8 @@ def _info(
     info["cardData"] = ref.row.card_data or {}
     if ref.row.card_error:
         info["cardError"] = ref.row.card_error
+    if sha != ref.row.head_sha:
+        _card_at(info, ref, sha)
     info["usedStorage"] = ref.row.used_storage
     info["siblings"] = siblings(ref, sha, blobs)
     if repo_type == "model":
@@ -186,6 +189,26 @@ def _info(
             keep.add("downloadsAllTime")
         info = {k: v for k, v in info.items() if k in keep}
     return JSON(info)
+
+
+def _card_at(info: dict[str, Any], ref: service.RepoRef, sha: str) -> None:
+    """Card-derived fields as of `sha`; the stored ones describe the head of main."""
+    entry = ref.git.entry(sha, "README.md")
+    card: dict[str, Any] = {}
+    info.pop("cardError", None)
+    if entry is not None and entry.type == "file" and entry.pointer is None:
+        try:
+            card = parse_card(ref.git.read_blob(entry.oid).decode("utf-8", "replace"))
+        except CardError as e:
+            info["cardError"] = str(e)
+    tags, library, pipeline = derive(card, ref.type)
+    info["cardData"], info["tags"] = card, tags
+    if ref.type == "model":
+        for key, value in (("library_name", library), ("pipeline_tag", pipeline)):
+            if value:
+                info[key] = value
+            else:
+                info.pop(key, None)
 
 
 def siblings(ref: service.RepoRef, sha: str, blobs: bool) -> list[dict[str, Any]]:

@@ -154,7 +154,7 @@ def _operation(key: str, value: dict[str, Any], n: int) -> Operation:
     if not isinstance(path, str):
         raise BadRequest(f"Line {n}: 'path' is required")
     if key == "deletedFolder":
-        return RemoveFolder(check_path(path.strip("/")))
+        return RemoveFolder(check_path(path.rstrip("/")))  # "dir/" names a folder; "/dir" is absolute
     check_path(path)
     if key == "deletedFile":
         return RemoveFile(path)

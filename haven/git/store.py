@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from haven.git.lfs import MAX_POINTER_SIZE, Pointer, parse_pointer
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 SHORT_HEX = re.compile(r"^[0-9a-f]{4,40}$")
 ZERO = "0" * 40
+STALE_LOCK = 30.0  # seconds
+_LOCK_RE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 
 
 class RefUpdateConflict(Exception):
@@ -309,9 +312,29 @@ class GitRepo:
         self._update_ref(["update-ref", "-d", name, old])
 
     def _update_ref(self, args: list[str]) -> None:
-        proc = subprocess.run(["git", "--git-dir", str(self.path), *args], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
+        for attempt in range(2):
+            proc = subprocess.run(
+                ["git", "--git-dir", str(self.path), *args], capture_output=True, text=True, check=False
+            )
+            if proc.returncode == 0:
+                return
+            if attempt == 0 and self._remove_stale_lock(proc.stderr):
+                continue
             raise RefUpdateConflict(proc.stderr.strip())
+
+    def _remove_stale_lock(self, stderr: str) -> bool:
+        """A ref lock left by a killed process blocks the ref forever; git holds live ones for milliseconds."""
+        m = _LOCK_RE.search(stderr)
+        if not m:
+            return False
+        lock = Path(m.group(1))
+        try:
+            if lock.resolve().is_relative_to(self.path.resolve()) and time.time() - lock.stat().st_mtime > STALE_LOCK:
+                lock.unlink()
+                return True
+        except (FileNotFoundError, ValueError):
+            return True  # already gone: worth one retry
+        return False
 
 
 def _check_put(files: set[str], path: str) -> None:

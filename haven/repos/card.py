@@ -81,7 +81,11 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def derive(card: dict[str, Any]) -> tuple[list[str], str | None, str | None]:
+# Dataset card keys the Hub turns into `key:value` tags (list_datasets(language=..., task_categories=...) filters on them).
+DATASET_TAG_KEYS = ("task_categories", "task_ids", "size_categories", "multilinguality", "language_creators")
+
+
+def derive(card: dict[str, Any], repo_type: str = "model") -> tuple[list[str], str | None, str | None]:
     """Tags, library_name and pipeline_tag the card implies."""
     library = card.get("library_name") if isinstance(card.get("library_name"), str) else None
     pipeline = card.get("pipeline_tag") if isinstance(card.get("pipeline_tag"), str) else None
@@ -93,7 +97,10 @@ def derive(card: dict[str, Any]) -> tuple[list[str], str | None, str | None]:
     for lic in _as_list(card.get("license")):
         tags.append(f"license:{lic}")
     for lang in _as_list(card.get("language")):
-        tags.append(lang)
+        tags.append(f"language:{lang}" if repo_type == "dataset" else lang)
+    if repo_type == "dataset":
+        for key in DATASET_TAG_KEYS:
+            tags.extend(f"{key}:{v}" for v in _as_list(card.get(key)))
     for ds in _as_list(card.get("datasets")):
         tags.append(f"dataset:{ds}")
     for base in _as_list(card.get("base_model")):

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from haven.auth.permissions import Actor, Permission
@@ -108,7 +110,9 @@ def create_commit(
             git.update_ref(name, commit, head)
         except RefUpdateConflict:
             raise Conflict(f"{revision} was updated by someone else during this commit; retry") from None
-    after_commit(hub, ref, name, commit, new_objects)
+        # Still under the lock: metadata updates of one repository apply in commit order, so the recorded
+        # head is never overtaken by an older commit's.
+        after_commit(hub, ref, name, commit, new_objects)
     return commit, ref
 
 
@@ -177,10 +181,11 @@ def _gitattributes(git: GitRepo, head: str, ops: list[Operation]) -> str:
 def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects: dict[str, int]) -> None:
     """Record what the commit changed in the metadata: head, LFS objects, card data (main only)."""
     with hub.db.write() as session:
-        for oid, size in new_objects.items():
-            if session.get(LfsObject, (ref.row.id, oid)) is None:
-                session.add(LfsObject(repo_id=ref.row.id, oid=oid, size=size))
-        session.flush()
+        if new_objects:
+            # Idempotent: an upload of the same object may record it at the same moment (lfs.link).
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            rows = [{"repo_id": ref.row.id, "oid": oid, "size": size} for oid, size in new_objects.items()]
+            session.execute(insert(LfsObject).values(rows).on_conflict_do_nothing())
         lfs_total = session.scalar(
             select(func.coalesce(func.sum(LfsObject.size), 0)).where(LfsObject.repo_id == ref.row.id)
         )
@@ -206,7 +211,7 @@ def refresh_card(session: Session, git: GitRepo, repo_id: int, commit: str) -> N
             card = parse_card(git.read_blob(entry.oid).decode("utf-8", "replace"))
         except CardError as e:
             error = str(e)
-    tags, library, pipeline = derive(card or {})
+    tags, library, pipeline = derive(card or {}, row.type)
     row.card_data = card or None
     row.card_error = error
     row.library_name, row.pipeline_tag = library, pipeline

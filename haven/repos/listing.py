@@ -48,6 +48,7 @@ class Query:
     descending: bool = True
     limit: int | None = None
     cursor: str | None = None
+    gated: bool | None = None
 
 
 def _encode_cursor(value: Any, repo_id: int) -> str:
@@ -76,6 +77,8 @@ def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], st
             stmt = stmt.where(Repo.full_id.ilike(like, escape="\\"))
     if q.author:
         stmt = stmt.where(Repo.namespace == q.author)
+    if q.gated is not None:
+        stmt = stmt.where(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
     for tag in q.tags:
         stmt = stmt.where(exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == tag))
     desc = q.descending if q.sort else False

@@ -79,13 +79,16 @@ def create_repo(
     assert namespace is not None
     full_id = f"{namespace}/{name}"
     with hub.db.write() as session:
+        # An existing repository the caller can see is a 409 with its url even without the right to create
+        # (a read token): create_repo(exist_ok=True) then works, where the client's 403 fallback cannot
+        # build a URL for a non-huggingface.co endpoint.
+        existing = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.full_id == full_id))
+        if existing is not None and can(actor, Permission.READ, owner_id=existing.owner_id, private=existing.private):
+            raise Conflict("You already created this repo", url_path=web_path(repo_type, full_id))
         owner = session.scalar(select(Account).where(Account.name == namespace))
         if owner is None or not can_create_in(actor, owner.id):
             raise Forbidden(f"You don't have the rights to create a repository under {namespace!r}")
-        existing = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.full_id == full_id))
         if existing is not None:
-            if can(actor, Permission.READ, owner_id=existing.owner_id, private=existing.private):
-                raise Conflict("You already created this repo", url_path=web_path(repo_type, full_id))
             raise Conflict("A repository with this name already exists")
         row = Repo(
             type=repo_type,
