@@ -17,6 +17,7 @@ class Hub:
     settings: Settings
     db: Database
     blobs: LocalBlobStore
+    xorbs: LocalBlobStore
     auth: Authenticator
     downloads: DownloadCounter = field(init=False)
 
@@ -31,7 +32,8 @@ class Hub:
         if migrate:
             db.migrate()
         blobs = LocalBlobStore(settings.blobs_dir)
-        return cls(settings=settings, db=db, blobs=blobs, auth=Authenticator(db))
+        xorbs = LocalBlobStore(settings.data_dir / "xorbs")
+        return cls(settings=settings, db=db, blobs=blobs, xorbs=xorbs, auth=Authenticator(db))
 
     def repo_path(self, storage_key: str) -> Path:
         return self.settings.repos_dir / storage_key[:2] / f"{storage_key}.git"

@@ -44,12 +44,16 @@ def repo_summary(row: Repo) -> dict[str, Any]:
     return out
 
 
-def tree_entry(entry: Entry) -> dict[str, Any]:
+def tree_entry(entry: Entry, xet_hashes: dict[str, str] | None = None) -> dict[str, Any]:
+    """A tree / paths-info entry; `xet_hashes` (sha256 -> Xet file hash) adds `xetHash` to Xet-stored files."""
     if entry.type == "directory":
         return {"type": "directory", "oid": entry.oid, "size": 0, "path": entry.path}
     out: dict[str, Any] = {"type": "file", "oid": entry.oid, "size": entry.size, "path": entry.path}
     if entry.pointer is not None:
         out["lfs"] = {"oid": entry.pointer.oid, "size": entry.pointer.size, "pointerSize": entry.pointer_size}
+        xet_hash = (xet_hashes or {}).get(entry.pointer.oid)
+        if xet_hash:
+            out["xetHash"] = xet_hash
     return out
 
 

@@ -16,8 +16,10 @@ from haven.api.deps import ActorDep, HubDep
 from haven.api.format import commit_json, last_commit_json, tree_entry
 from haven.api.responses import JSON
 from haven.auth.permissions import Permission
+from haven.cas import service as cas
 from haven.errors import BadRequest, EntryNotFound, PayloadTooLarge
 from haven.git.store import Entry
+from haven.hub import Hub
 from haven.names import check_path
 from haven.repos import refs as refs_service
 from haven.repos.service import RepoRef
@@ -38,8 +40,13 @@ def _page_params(request: Request) -> tuple[int, int]:
     return max(cursor, 0), limit
 
 
-def _expanded(ref: RepoRef, commit: str, entry: Entry) -> dict[str, Any]:
-    out = tree_entry(entry)
+def _entries_json(hub: Hub, ref: RepoRef, commit: str, entries: list[Entry], expand: bool) -> list[dict[str, Any]]:
+    xet = cas.xet_hashes(hub, sorted({e.pointer.oid for e in entries if e.pointer is not None}))
+    return [_expanded(ref, commit, e, xet) if expand else tree_entry(e, xet) for e in entries]
+
+
+def _expanded(ref: RepoRef, commit: str, entry: Entry, xet: dict[str, str]) -> dict[str, Any]:
+    out = tree_entry(entry, xet)
     last = ref.git.last_commit_for(commit, entry.path)
     if last is not None:
         out["lastCommit"] = last_commit_json(last)
@@ -65,7 +72,7 @@ def _tree(
     entries = list(islice(ref.git.list_tree(commit, path, recursive), start, start + size + 1))
     more = len(entries) > size
     entries = entries[:size]
-    body = [_expanded(ref, commit, e) if expand else tree_entry(e) for e in entries]
+    body = _entries_json(hub, ref, commit, entries, expand)
     headers = {"Link": next_link(request, cursor=start + size)} if more else {}
     return JSON(body, headers=headers)
 
@@ -116,7 +123,7 @@ def _paths_info(
 ) -> JSON:
     ref = lookup(hub, actor, repo_type, namespace, name, Permission.READ)
     commit = resolve_rev(ref, revision)
-    out = []
+    found = []
     for p in paths:
         p = p.strip("/")
         if not p:
@@ -124,8 +131,8 @@ def _paths_info(
         check_path(p)
         entry = ref.git.entry(commit, p)
         if entry is not None:
-            out.append(_expanded(ref, commit, entry) if expand else tree_entry(entry))
-    return JSON(out)
+            found.append(entry)
+    return JSON(_entries_json(hub, ref, commit, found, expand))
 
 
 @router.get(PREFIX + "/refs")

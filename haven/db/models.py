@@ -1,6 +1,18 @@
 """Imports every model so the metadata Alembic sees is complete."""
 
 from haven.auth.models import Account, Membership, Token
+from haven.cas.models import XetDedupChunk, XetFile, XetXorb
 from haven.repos.models import LfsObject, Like, Repo, RepoTag
 
-__all__ = ["Account", "LfsObject", "Like", "Membership", "Repo", "RepoTag", "Token"]
+__all__ = [
+    "Account",
+    "LfsObject",
+    "Like",
+    "Membership",
+    "Repo",
+    "RepoTag",
+    "Token",
+    "XetDedupChunk",
+    "XetFile",
+    "XetXorb",
+]

@@ -20,6 +20,7 @@ from haven.git.lfs import Pointer, parse_gitattributes, parse_pointer
 from haven.git.store import Change, ChangeError, Delete, DeleteFolder, GitRepo, Put, RefUpdateConflict
 from haven.hub import Hub
 from haven.names import check_path, check_revision
+from haven.repos import lfs
 from haven.repos.card import CardError, derive, parse_card
 from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo, RepoTag
@@ -85,7 +86,7 @@ def create_commit(
     """Commit `req` on top of `revision`; returns the new commit id."""
     with hub.db.read() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.WRITE)
-        linked = _linked_oids(session, ref.row.id, req.operations)
+    linked = lfs.linked(hub, ref.row.id, [op.oid for op in req.operations if isinstance(op, AddLfsFile)])
     for op in req.operations:
         check_path(op.path.rstrip("/") if isinstance(op, RemoveFolder) else op.path)
     if req.parent_commit is not None and not PARENT.match(req.parent_commit):
@@ -114,16 +115,6 @@ def create_commit(
         # head is never overtaken by an older commit's.
         after_commit(hub, ref, name, commit, new_objects)
     return commit, ref
-
-
-def _linked_oids(session: Session, repo_id: int, ops: list[Operation]) -> dict[str, int]:
-    oids = [op.oid for op in ops if isinstance(op, AddLfsFile)]
-    if not oids:
-        return {}
-    rows = session.execute(
-        select(LfsObject.oid, LfsObject.size).where(LfsObject.repo_id == repo_id, LfsObject.oid.in_(oids))
-    ).all()
-    return {r.oid: r.size for r in rows}
 
 
 def _materialize(
@@ -158,7 +149,7 @@ def _materialize(
 def _check_lfs(hub: Hub, op: AddLfsFile, linked: dict[str, int]) -> int:
     if not SHA256.match(op.oid):
         raise BadRequest(f"{op.path}: lfsFile oid must be a sha256 hex digest")
-    stored = hub.blobs.size(op.oid) if op.oid in linked else None
+    stored = linked.get(op.oid)
     if stored is None:
         raise BadRequest(f"{op.path}: LFS object {op.oid} was not uploaded to this repository")
     if op.size is not None and op.size != stored:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from haven.cas.models import XetFile
 from haven.hub import Hub
 from haven.repos.models import LfsObject
 
@@ -17,7 +19,18 @@ def linked(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, int]:
         rows = session.execute(
             select(LfsObject.oid, LfsObject.size).where(LfsObject.repo_id == repo_id, LfsObject.oid.in_(oids))
         ).all()
-    return {r.oid: r.size for r in rows if hub.blobs.size(r.oid) == r.size}
+        stored = stored_sizes(hub, session, [r.oid for r in rows])
+    return {r.oid: r.size for r in rows if stored.get(r.oid) == r.size}
+
+
+def stored_sizes(hub: Hub, session: Session, oids: list[str]) -> dict[str, int]:
+    """Size of each object whose bytes Haven holds: as a blob, or as a Xet file (chunks in xorbs)."""
+    out = {oid: size for oid in oids if (size := hub.blobs.size(oid)) is not None}
+    missing = [oid for oid in oids if oid not in out]
+    if missing:
+        rows = session.execute(select(XetFile.sha256, XetFile.size).where(XetFile.sha256.in_(missing))).all()
+        out.update({r.sha256: r.size for r in rows})
+    return out
 
 
 def link(hub: Hub, repo_id: int, oid: str, size: int) -> None:

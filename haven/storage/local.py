@@ -180,6 +180,12 @@ class LocalBlobStore:
             w.commit(oid, len(data))
         return oid
 
+    def publish_bytes(self, key: str, data: bytes) -> None:
+        """Store `data` under `key` (a 64-hex id the caller has already verified, e.g. a xorb hash)."""
+        tmp = self.tmp_dir / secrets.token_hex(16)
+        tmp.write_bytes(data)
+        self._publish(tmp, key)
+
     def delete(self, oid: str) -> None:
         self.path(oid).unlink(missing_ok=True)
 

@@ -1,0 +1,250 @@
+"""Xet: the hub's token endpoints and the CAS API (mounted under /_xet) that hf_xet speaks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from haven.api.common import check_gate, lookup
+from haven.api.deps import ActorDep, HubDep
+from haven.api.errors import base_url
+from haven.api.responses import JSON, FileBody, parse_range
+from haven.api.upload import read_body
+from haven.auth.permissions import Permission
+from haven.cas import service as cas
+from haven.cas import tokens
+from haven.cas.layout import ChunkLayout, FileTerm
+from haven.errors import BadRequest, Forbidden, NotFound, RangeNotSatisfiable
+from haven.hub import Hub
+from haven.xet.constants import SHARD_MAX_SIZE, XORB_MAX_SIZE
+
+router = APIRouter()
+CAS = "/_xet"
+PREFIX = "/api/{repo_type:rtype}/{namespace}/{name}"
+
+
+def cas_url(request: Request) -> str:
+    return base_url(request) + CAS
+
+
+def _key(request: Request) -> bytes:
+    return request.app.state.signer.key
+
+
+def _token_response(request: Request, hub: Hub, repo_id: int, scope: str) -> JSON:
+    token, exp = tokens.issue(_key(request), repo_id, scope)
+    url = cas_url(request)
+    headers = {"X-Xet-Cas-Url": url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(exp)}
+    return JSON({"casUrl": url, "accessToken": token, "exp": exp}, headers=headers)
+
+
+@router.get(PREFIX + "/xet-read-token/{revision:seg}")
+def xet_read_token(
+    repo_type: str, namespace: str, name: str, revision: str, request: Request, hub: HubDep, actor: ActorDep
+) -> JSON:
+    """Serves hf_xet downloads: a CAS token that may read this repository's files."""
+    ref = lookup(hub, actor, repo_type, namespace, name, Permission.READ)
+    check_gate(ref, actor)
+    return _token_response(request, hub, ref.row.id, "read")
+
+
+@router.get(PREFIX + "/xet-write-token/{revision:seg}")
+def xet_write_token(
+    repo_type: str, namespace: str, name: str, revision: str, request: Request, hub: HubDep, actor: ActorDep
+) -> JSON:
+    """Serves hf_xet uploads (upload_file, upload_folder, push_to_hub): a CAS token that may add files."""
+    ref = lookup(hub, actor, repo_type, namespace, name, Permission.WRITE)
+    return _token_response(request, hub, ref.row.id, "write")
+
+
+def _grant(request: Request, scope: str) -> tokens.CasGrant:
+    grant = tokens.verify(_key(request), request.headers.get("authorization"))
+    grant.require(scope)
+    return grant
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+@router.api_route(CAS + "/v1/xorbs/{prefix}/{xorb}", methods=["HEAD"])
+def head_xorb(prefix: str, xorb: str, request: Request, hub: HubDep) -> Response:
+    _grant(request, "read")
+    size = cas.xorb_size(hub, xorb)
+    if size is None:
+        raise NotFound("Xorb not found")
+    return Response(headers={"Content-Length": str(size)})
+
+
+@router.post(CAS + "/v1/xorbs/{prefix}/{xorb}")
+async def upload_xorb(prefix: str, xorb: str, request: Request, hub: HubDep) -> JSON:
+    """Stores a xorb after checking every chunk against its hash."""
+    _grant(request, "write")
+    if prefix != "default":
+        raise BadRequest("The xorb prefix must be 'default'")
+    data = await read_body(request, XORB_MAX_SIZE)
+    inserted = await run_in_threadpool(cas.store_xorb, hub, xorb, data)
+    return JSON({"was_inserted": inserted})
+
+
+async def _register(request: Request, hub: Hub) -> int:
+    grant = _grant(request, "write")
+    data = await read_body(request, SHARD_MAX_SIZE)
+    return await run_in_threadpool(cas.register_shard, hub, grant, data)
+
+
+@router.post(CAS + "/v1/shards")
+async def upload_shard(request: Request, hub: HubDep) -> JSON:
+    """Registers the files a shard describes (they become referable by sha256 in commits)."""
+    return JSON({"result": await _register(request, hub)})
+
+
+@router.post(CAS + "/v2/shards")
+async def upload_shard_v2(request: Request, hub: HubDep) -> Response:
+    """As /v1/shards, answered as the NDJSON progress stream the v2 API defines (verification runs first,
+    so an invalid shard still gets a plain 400)."""
+    result = await _register(request, hub)
+    events = [
+        {"type": "validating", "verified": 1, "total": 1},
+        {"type": "committing", "stage": "syncing"},
+        {"type": "result", "result": result},
+    ]
+    body = b"".join(orjson.dumps(e) + b"\n" for e in events)
+    return Response(body, media_type="application/x-ndjson", headers={"Cache-Control": "no-cache"})
+
+
+@router.post(CAS + "/v1/xorb-grants/{prefix}/{xorb}")
+def xorb_grant(prefix: str, xorb: str) -> Response:
+    """Direct-to-storage xorb grants are not offered: the client then uploads to /v1/xorbs."""
+    raise NotFound("Xorb grants are not supported; upload the xorb directly")
+
+
+@router.post("/v1/telemetry")
+@router.post(CAS + "/v1/telemetry")
+def telemetry() -> JSON:
+    return JSON({})
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+@router.get(CAS + "/v2/reconstructions/{file_id}")
+def reconstruction_v2(file_id: str, request: Request, hub: HubDep) -> JSON:
+    """Where each byte range of a file lives: terms, and signed xorb byte-range URLs."""
+    offset, terms, known = _plan(request, hub, file_id)
+    xorbs: dict[str, list[dict[str, Any]]] = {}
+    for url, xorb, term, first, last in _fetches(request, terms, known):
+        xorbs.setdefault(xorb, []).append(
+            {
+                "url": url,
+                "ranges": [{"chunks": {"start": term.start, "end": term.end}, "bytes": {"start": first, "end": last}}],
+            }
+        )
+    return JSON({"offset_into_first_range": offset, "terms": [_term(t) for t in terms], "xorbs": xorbs})
+
+
+@router.get(CAS + "/v1/reconstructions/{file_id}")
+def reconstruction_v1(file_id: str, request: Request, hub: HubDep) -> JSON:
+    """The deprecated v1 shape, for clients that fall back to it."""
+    offset, terms, known = _plan(request, hub, file_id)
+    return JSON(
+        {
+            "offset_into_first_range": offset,
+            "terms": [_term(t) for t in terms],
+            "fetch_info": _fetch_info(request, terms, known),
+        }
+    )
+
+
+@router.post(CAS + "/v1/reconstructions")
+async def batch_reconstruction(request: Request, hub: HubDep) -> JSON:
+    """Reconstructions of several files at once (v1 shapes)."""
+    try:
+        keys = orjson.loads(await read_body(request, 1_000_000))
+        ids = sorted({str(k["hash"]) for k in keys})
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("Body must be a JSON list of {prefix, hash}") from None
+
+    def build() -> dict[str, Any]:
+        files, fetch_info = {}, {}
+        for file_id in ids:
+            _, terms, known = _plan(request, hub, file_id, whole=True)
+            files[file_id] = [_term(t) for t in terms]
+            for xorb, items in _fetch_info(request, terms, known).items():
+                fetch_info.setdefault(xorb, []).extend(items)
+        return {"files": files, "fetch_info": fetch_info}
+
+    return JSON(await run_in_threadpool(build))
+
+
+@router.api_route(CAS + "/v1/files/{file_id}", methods=["HEAD"])
+def head_file(file_id: str, request: Request, hub: HubDep) -> Response:
+    grant = _grant(request, "read")
+    info = cas.readable_file(hub, grant, file_id)
+    return Response(headers={"Content-Length": str(info.size)})
+
+
+@router.get(CAS + "/v1/chunks/{prefix}/{chunk}")
+def dedup_query(prefix: str, chunk: str, request: Request, hub: HubDep) -> Response:
+    """Global dedup: a shard describing the xorb holding this chunk, its chunk hashes HMAC-protected."""
+    _grant(request, "read")
+    if prefix not in ("default", "default-merkledb"):
+        raise BadRequest("Unknown dedup prefix")
+    key = hmac.new(_key(request), b"xet-dedup", hashlib.sha256).digest()
+    return Response(cas.dedup_shard(hub, chunk, key), media_type="application/octet-stream")
+
+
+@router.api_route(CAS + "/xorbs/{xorb}", methods=["GET", "HEAD"])
+def xorb_bytes(xorb: str, request: Request, hub: HubDep) -> Response:
+    """Byte ranges of a stored xorb, as authorised by a signed URL from a reconstruction."""
+    fields = request.app.state.signer.verify("xorb", dict(request.query_params), ("xorb", "range"))
+    if fields["xorb"] != xorb:
+        raise Forbidden("Invalid signature")
+    lo, hi = (int(x) for x in fields["range"].split("-"))
+    size = cas.xorb_size(hub, xorb)
+    if size is None:
+        raise NotFound("Xorb not found")
+    wanted = parse_range(request.headers.get("range"), size) or (lo, hi)
+    if wanted[0] < lo or wanted[1] > hi:
+        raise RangeNotSatisfiable("The requested range is outside the signed range")
+    return FileBody(
+        hub.xorbs.path(xorb), size, {"Content-Type": "application/octet-stream"}, wanted, request.method == "HEAD"
+    )
+
+
+def _plan(
+    request: Request, hub: Hub, file_id: str, whole: bool = False
+) -> tuple[int, list[FileTerm], dict[str, ChunkLayout]]:
+    grant = _grant(request, "read")
+    info = cas.readable_file(hub, grant, file_id)
+    byte_range = None if whole else parse_range(request.headers.get("range"), max(info.size, 1))
+    return cas.plan(hub, info, byte_range)
+
+
+def _term(t: FileTerm) -> dict[str, Any]:
+    return {"hash": t.xorb, "unpacked_length": t.length, "range": {"start": t.start, "end": t.end}}
+
+
+def _fetches(request: Request, terms: list[FileTerm], known: dict[str, ChunkLayout]):  # type: ignore[no-untyped-def]
+    """(signed url, xorb, term, first byte, last byte) per term."""
+    base, signer = cas_url(request), request.app.state.signer
+    for t in terms:
+        first, last = known[t.xorb].span(t.start, t.end)
+        query = signer.sign("xorb", xorb=t.xorb, range=f"{first}-{last}")
+        yield f"{base}/xorbs/{t.xorb}?{query}", t.xorb, t, first, last
+
+
+def _fetch_info(
+    request: Request, terms: list[FileTerm], known: dict[str, ChunkLayout]
+) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for url, xorb, t, first, last in _fetches(request, terms, known):
+        out.setdefault(xorb, []).append(
+            {"range": {"start": t.start, "end": t.end}, "url": url, "url_range": {"start": first, "end": last}}
+        )
+    return out

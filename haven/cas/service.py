@@ -1,0 +1,278 @@
+"""The CAS: verified xorbs in, shards registered as files, reconstructions and file bytes out.
+
+Nothing becomes visible before it verifies: a xorb is stored only if its chunks hash to its name, a
+shard's files only if every term matches stored xorbs (sizes, verification hashes, file hash) and the
+reconstructed bytes have the SHA-256 the shard claims.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from haven.cas.layout import ChunkLayout, FileTerm, pack_layout, pack_terms, unpack_layout, unpack_terms
+from haven.cas.models import XetDedupChunk, XetFile, XetXorb
+from haven.cas.tokens import CasGrant
+from haven.errors import BadRequest, NotFound, PayloadTooLarge, RangeNotSatisfiable
+from haven.hub import Hub
+from haven.repos import lfs
+from haven.repos.models import LfsObject
+from haven.xet.constants import XORB_MAX_SIZE
+from haven.xet.errors import XetFormatError
+from haven.xet.hashes import hash_to_hex, hex_to_hash, is_global_dedup_eligible
+from haven.xet.shard import cas_info_for_chunks, check_upload_shard, dedup_response_shard, parse_shard, verify_file_info
+from haven.xet.xorb import iter_chunk_data, parse_xorb, validate_xorb
+
+
+def check_hash(value: str) -> str:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise BadRequest(f"Malformed hash {value!r}: expected 64 lowercase hex characters")
+    return value
+
+
+# --- xorbs -------------------------------------------------------------------------------------
+
+
+def xorb_size(hub: Hub, xorb: str) -> int | None:
+    with hub.db.read() as session:
+        row = session.get(XetXorb, check_hash(xorb))
+        return row.size if row else None
+
+
+def store_xorb(hub: Hub, xorb: str, data: bytes) -> bool:
+    """Verify and store a xorb; False if it was already stored."""
+    check_hash(xorb)
+    if len(data) > XORB_MAX_SIZE:
+        raise PayloadTooLarge(f"Xorbs are at most {XORB_MAX_SIZE} bytes")
+    if xorb_size(hub, xorb) is not None:
+        return False
+    try:
+        parsed = validate_xorb(data, xorb)
+    except XetFormatError as e:
+        raise BadRequest(f"Invalid xorb: {e}") from None
+    hub.xorbs.publish_bytes(xorb, data)  # bytes first: a row never names missing bytes
+    row = XetXorb(
+        hash=xorb,
+        size=len(data),
+        unpacked_size=parsed.raw_size,
+        num_chunks=len(parsed.chunks),
+        layout=pack_layout(parsed),
+    )
+    eligible = {hash_to_hex(c.hash) for c in parsed.chunks if c.hash and is_global_dedup_eligible(c.hash)}
+    try:
+        with hub.db.write() as session:
+            session.add(row)
+            session.flush()
+            _index_dedup(session, eligible, xorb)
+    except IntegrityError:
+        return False  # a concurrent upload of the same xorb won
+    return True
+
+
+def _index_dedup(session: Session, chunk_hashes: set[str], xorb: str) -> None:
+    if not chunk_hashes:
+        return
+    known = set(session.scalars(select(XetDedupChunk.chunk_hash).where(XetDedupChunk.chunk_hash.in_(chunk_hashes))))
+    session.add_all(XetDedupChunk(chunk_hash=h, xorb_hash=xorb) for h in sorted(chunk_hashes - known))
+
+
+def layouts(hub: Hub, xorbs: set[str]) -> dict[str, ChunkLayout]:
+    if not xorbs:
+        return {}
+    with hub.db.read() as session:
+        rows = session.execute(
+            select(XetXorb.hash, XetXorb.layout, XetXorb.size).where(XetXorb.hash.in_(sorted(xorbs)))
+        ).all()
+    return {r.hash: unpack_layout(r.layout, r.size) for r in rows}
+
+
+# --- shards ------------------------------------------------------------------------------------
+
+
+def register_shard(hub: Hub, grant: CasGrant, data: bytes) -> int:
+    """Register the files a shard describes for the grant's repository; 1 if any was new, else 0."""
+    try:
+        shard = parse_shard(data)
+        check_upload_shard(shard)
+    except XetFormatError as e:
+        raise BadRequest(f"Invalid shard: {e}") from None
+    needed = {hash_to_hex(t.cas_hash) for f in shard.files for t in f.terms}
+    needed |= {hash_to_hex(c.cas_hash) for c in shard.cas_infos}
+    known = layouts(hub, needed)
+    for c in shard.cas_infos:
+        layout = known.get(hash_to_hex(c.cas_hash))
+        if layout is None:
+            raise BadRequest(f"Invalid shard: xorb {hash_to_hex(c.cas_hash)} was never uploaded")
+        if [k.chunk_hash for k in c.chunks] != list(layout.hashes):
+            raise BadRequest(f"Invalid shard: chunk list of xorb {hash_to_hex(c.cas_hash)} does not match it")
+
+    def lookup(h: bytes) -> list[tuple[bytes, int]] | None:
+        layout = known.get(hash_to_hex(h))
+        return layout.pairs() if layout else None
+
+    new = 0
+    for f in shard.files:
+        try:
+            verify_file_info(f, lookup)
+        except XetFormatError as e:
+            raise BadRequest(f"Invalid shard: {e}") from None
+        file_id, sha256 = hash_to_hex(f.file_hash), f.sha256_hex
+        assert sha256 is not None  # check_upload_shard requires it
+        if _file_row(hub, file_id) is None:
+            terms = unpack_terms(pack_terms(f.terms))
+            actual = _sha256_of(hub, terms, known)
+            if actual != sha256:
+                raise BadRequest(f"Invalid shard: file {file_id} has sha256 {actual}, not the claimed {sha256}")
+            new |= _insert_file(hub, file_id, f.size, sha256, pack_terms(f.terms), terms, known)
+        lfs.link(hub, grant.repo_id, sha256, f.size)
+    return new
+
+
+def _file_row(hub: Hub, file_id: str) -> XetFile | None:
+    with hub.db.read() as session:
+        return session.get(XetFile, file_id)
+
+
+def _insert_file(
+    hub: Hub, file_id: str, size: int, sha256: str, packed: bytes, terms: list[FileTerm], known: dict[str, ChunkLayout]
+) -> int:
+    first = terms[0] if terms else None
+    try:
+        with hub.db.write() as session:
+            session.add(XetFile(hash=file_id, size=size, sha256=sha256, terms=packed))
+            session.flush()
+            if first is not None:
+                _index_dedup(session, {hash_to_hex(known[first.xorb].hashes[first.start])}, first.xorb)
+    except IntegrityError:
+        return 0
+    return 1
+
+
+def _sha256_of(hub: Hub, terms: list[FileTerm], known: dict[str, ChunkLayout]) -> str:
+    digest = hashlib.sha256()
+    for block in _iter_terms(hub, terms, known):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+# --- reading files -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XetFileInfo:
+    file_id: str
+    size: int
+    sha256: str
+    terms: list[FileTerm]
+
+
+def file_by_sha256(hub: Hub, sha256: str) -> XetFileInfo | None:
+    with hub.db.read() as session:
+        row = session.scalar(select(XetFile).where(XetFile.sha256 == sha256).limit(1))
+    return XetFileInfo(row.hash, row.size, row.sha256, unpack_terms(row.terms)) if row else None
+
+
+def xet_hashes(hub: Hub, sha256s: list[str]) -> dict[str, str]:
+    """sha256 -> Xet file hash, for the LFS objects that are stored as Xet files."""
+    if not sha256s:
+        return {}
+    with hub.db.read() as session:
+        rows = session.execute(select(XetFile.sha256, XetFile.hash).where(XetFile.sha256.in_(sha256s))).all()
+    return {r.sha256: r.hash for r in rows}
+
+
+def readable_file(hub: Hub, grant: CasGrant, file_id: str) -> XetFileInfo:
+    """The file, if the grant's repository references it; 404 otherwise (no cross-repo probing)."""
+    with hub.db.read() as session:
+        row = session.get(XetFile, check_hash(file_id))
+        if row is None or session.get(LfsObject, (grant.repo_id, row.sha256)) is None:
+            raise NotFound(f"File {file_id} not found")
+        return XetFileInfo(row.hash, row.size, row.sha256, unpack_terms(row.terms))
+
+
+def iter_file(hub: Hub, info: XetFileInfo, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """The file's bytes [start, end] (inclusive), rebuilt from its chunks."""
+    if info.size == 0:
+        return
+    last = info.size - 1 if end is None else min(end, info.size - 1)
+    skip, terms, known = plan(hub, info, (start, last))
+    remaining = last - start + 1
+    for block in _iter_terms(hub, terms, known):
+        if skip >= len(block):
+            skip -= len(block)
+            continue
+        piece = block[skip : skip + remaining] if skip or len(block) - skip > remaining else block
+        skip = 0
+        remaining -= len(piece)
+        yield piece
+        if remaining <= 0:
+            return
+
+
+def _iter_terms(hub: Hub, terms: list[FileTerm], known: dict[str, ChunkLayout]) -> Iterator[bytes]:
+    """Decompressed chunks of the terms, in order, reading only each term's byte span of its xorb."""
+    for term in terms:
+        first, last = known[term.xorb].span(term.start, term.end)
+        fd = os.open(hub.xorbs.path(term.xorb), os.O_RDONLY)
+        try:
+            raw = os.pread(fd, last - first + 1, first)
+        finally:
+            os.close(fd)
+        try:
+            yield from iter_chunk_data(raw, parse_xorb(raw))
+        except XetFormatError as e:
+            raise RuntimeError(f"stored xorb {term.xorb} is corrupt: {e}") from None
+
+
+# --- reconstruction and dedup ------------------------------------------------------------------
+
+
+def plan(hub: Hub, info: XetFileInfo, byte_range: tuple[int, int] | None) -> tuple[int, list[FileTerm], dict]:
+    """Terms covering the range (trimmed to whole chunks), the offset into the first, and their layouts."""
+    known = layouts(hub, {t.xorb for t in info.terms})
+    if byte_range is None:
+        return 0, info.terms, known
+    start, end = byte_range
+    if start >= info.size:
+        raise RangeNotSatisfiable(f"Range start {start} is past the end of the file ({info.size} bytes)")
+    end = min(end, info.size - 1)
+    out: list[FileTerm] = []
+    offset = 0
+    pos = 0
+    for term in info.terms:
+        t_end = pos + term.length
+        if t_end <= start or pos > end:
+            pos = t_end
+            continue
+        sizes = known[term.xorb].sizes
+        c_start, c_pos = term.start, pos
+        while c_pos + sizes[c_start] <= start:
+            c_pos += sizes[c_start]
+            c_start += 1
+        c_end, e_pos = c_start, c_pos
+        while c_end < term.end and e_pos <= end:
+            e_pos += sizes[c_end]
+            c_end += 1
+        if not out:
+            offset = start - c_pos
+        out.append(FileTerm(term.xorb, c_start, c_end, sum(sizes[c_start:c_end])))
+        pos = t_end
+    return offset, out, known
+
+
+def dedup_shard(hub: Hub, chunk: str, hmac_key: bytes) -> bytes:
+    with hub.db.read() as session:
+        row = session.get(XetDedupChunk, check_hash(chunk))
+        if row is None:
+            raise NotFound("Chunk not tracked for deduplication")
+        xorb = session.get(XetXorb, row.xorb_hash)
+    assert xorb is not None
+    layout = unpack_layout(xorb.layout, xorb.size)
+    info = cas_info_for_chunks(hex_to_hash(xorb.hash), layout.pairs(), num_bytes_on_disk=xorb.size)
+    return dedup_response_shard([info], hmac_key)
