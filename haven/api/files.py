@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import mimetypes
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import Response, StreamingResponse
 
 from haven.api.common import check_gate, lookup, resolve_rev
-from haven.api.deps import ActorDep, HubDep
-from haven.api.responses import FileBody, bytes_body, parse_range
-from haven.auth.permissions import Permission
+from haven.api.deps import credential, get_actor
+from haven.api.errors import base_url
+from haven.api.responses import FileBody, bytes_body, bytes_head, parse_range
+from haven.auth.permissions import ANONYMOUS, Actor, Permission
+from haven.auth.service import hash_token
+from haven.cas import service as cas
 from haven.errors import EntryNotFound, NotFound
+from haven.git.store import open_repo
+from haven.hub import Hub
 from haven.names import check_path
+from haven.repos.service import RepoRef
 from haven.storage.local import OID_RE
 
 router = APIRouter()
@@ -25,9 +36,18 @@ def _content_type(path: str) -> str:
 
 
 def resolve(
-    repo_type: str, namespace: str, name: str, revision: str, path: str, request: Request, hub: HubDep, actor: ActorDep
+    repo_type: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    path: str,
+    request: Request,
+    hub: Hub,
+    actor: Actor,
+    ref: RepoRef | None = None,
 ) -> Response:
-    ref = lookup(hub, actor, repo_type, namespace, name, Permission.READ)
+    if ref is None:
+        ref = lookup(hub, actor, repo_type, namespace, name, Permission.READ)
     commit = resolve_rev(ref, revision)
     check_path(path)
     entry = ref.git.entry(commit, path)
@@ -39,8 +59,12 @@ def resolve(
     headers = {"X-Repo-Commit": commit, "Content-Type": _content_type(path)}
     if entry.pointer is None:
         headers["ETag"] = f'"{entry.oid}"'
+        if head:  # the size is known without reading (and inflating) the blob
+            return bytes_head(entry.size, headers, request.headers.get("range"))
         return bytes_body(ref.git.read_blob(entry.oid), headers, request.headers.get("range"), head)
     oid, size = entry.pointer.oid, entry.pointer.size
+    if hub.blobs.size(oid) is None:  # not a plain blob: the bytes live in Xet chunks
+        return _xet_file(request, hub, ref, commit, oid, headers, head)
     query = request.app.state.signer.sign("blob", oid=oid, commit=commit, name=path.rsplit("/", 1)[-1])
     headers.update(
         {
@@ -54,32 +78,159 @@ def resolve(
     return Response(status_code=302, headers=headers)
 
 
+def _xet_file(
+    request: Request, hub: Hub, ref: RepoRef, commit: str, oid: str, headers: dict[str, str], head: bool
+) -> Response:
+    """A Xet-stored file: advertised to Xet clients (X-Xet-Hash, xet-auth link), and served to everyone
+    else as plain bytes rebuilt from its chunks, with Range support."""
+    info = cas.file_by_sha256(hub, oid)
+    if info is None:
+        raise NotFound("The file's bytes are missing from storage")
+    refresh = f"{base_url(request)}/api/{ref.type}s/{ref.full_id}/xet-read-token/{commit}"
+    headers.update(
+        {
+            "ETag": f'"{oid}"',
+            "X-Linked-Etag": f'"{oid}"',
+            "X-Linked-Size": str(info.size),
+            "X-Xet-Hash": info.file_id,
+            "Link": f'<{refresh}>; rel="xet-auth"',
+            "Accept-Ranges": "bytes",
+        }
+    )
+    byte_range = parse_range(request.headers.get("range"), info.size) if info.size else None
+    start, end = byte_range or (0, info.size - 1)
+    headers["Content-Length"] = str(end - start + 1 if info.size else 0)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    if head or info.size == 0:
+        return Response(status_code=status, headers=headers)
+    body = iterate_in_threadpool(cas.iter_file(hub, info, start, end))
+    return StreamingResponse(body, status_code=status, headers=headers)
+
+
+class _LookupCache:
+    """Repository lookups for /resolve, kept until the database next changes, so a hit is exactly what the
+    query would return now.
+
+    SQLite only: `PRAGMA data_version` on a connection of our own moves whenever any other connection, in
+    any process, commits (a few microseconds to ask). Any commit clears everything; the batched download
+    counter commits about once a second under load, so that costs one real lookup a second. Elsewhere
+    (PostgreSQL) nothing is cached.
+    """
+
+    MAX = 10_000
+
+    def __init__(self, hub: Hub) -> None:
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._refs: dict[tuple[str, str, str | None], tuple[Any, Path]] = {}
+        database = hub.db.engine.url.database if hub.db.is_sqlite else None
+        if database and database != ":memory:":
+            self._con = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+
+    def version(self) -> int | None:
+        if self._con is None:
+            return None
+        with self._lock:
+            version = self._con.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._refs.clear()
+                self._version = version
+            return version
+
+    def get(self, key: tuple[str, str, str | None]) -> tuple[Any, Path] | None:
+        if self._con is None:
+            return None
+        self.version()
+        return self._refs.get(key)
+
+    def put(self, key: tuple[str, str, str | None], version: int | None, ref: RepoRef) -> None:
+        """Remember a lookup made after `version()` returned `version` (so it is no older than that)."""
+        if version is None:
+            return
+        with self._lock:
+            if version == self._version:
+                if len(self._refs) >= self.MAX:
+                    self._refs.clear()
+                self._refs[key] = (ref.row, ref.path)
+
+
+def _lookup_cache(request: Request) -> _LookupCache:
+    state = request.app.state
+    cache = getattr(state, "resolve_lookup_cache", None)
+    if cache is None:
+        cache = state.resolve_lookup_cache = _LookupCache(state.hub)
+    return cache
+
+
+INLINE_BLOB = 256 * 1024  # larger git blobs are read and inflated off the event loop
+
+
+def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
+    """The /resolve handler. No FastAPI dependencies or parameter models: each sync dependency costs a
+    threadpool round trip, and HEAD on /resolve is the most frequent request there is. A caller and a
+    repository already known (see _LookupCache) are answered on the event loop; anything else takes one
+    threadpool round trip."""
+
+    async def endpoint(request: Request) -> Response:
+        hub: Hub = request.app.state.hub
+        p = request.path_params
+        token = credential(request.headers.get("authorization"))
+        actor = ANONYMOUS if token is None else hub.auth.cached(token)
+        key = (repo_type, f"{p['namespace']}/{p['name']}", None if token is None else hash_token(token))
+        cache = _lookup_cache(request)
+        hit = cache.get(key) if actor is not None else None
+        if hit is not None:
+            ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])
+            if request.method == "HEAD" or _small_file(ref, p["revision"], p["path"]):
+                return resolve(repo_type, p["namespace"], p["name"], p["revision"], p["path"], request, hub, actor, ref)
+        return await run_in_threadpool(_resolve_in_thread, repo_type, request, hub, actor, cache, key)
+
+    endpoint.__doc__ = f"Serves hf_hub_download / get_hf_file_metadata / file_exists for {repo_type}s."
+    return endpoint
+
+
+def _small_file(ref: RepoRef, revision: str, path: str) -> bool:
+    """Whether a GET can be answered on the event loop: an LFS redirect, or a small git blob."""
+    try:
+        check_path(path)
+        entry = ref.git.entry(resolve_rev(ref, revision), path)
+    except Exception:  # errors are answered by the threadpool path, like every other request
+        return False
+    return entry is not None and (entry.pointer is not None or entry.size <= INLINE_BLOB)
+
+
+def _resolve_in_thread(
+    repo_type: str, request: Request, hub: Hub, actor: Actor | None, cache: _LookupCache, key: Any
+) -> Response:
+    p = request.path_params
+    if actor is None:
+        actor = get_actor(request)
+    version = cache.version()
+    ref = lookup(hub, actor, repo_type, p["namespace"], p["name"], Permission.READ)
+    cache.put(key, version, ref)
+    return resolve(repo_type, p["namespace"], p["name"], p["revision"], p["path"], request, hub, actor, ref)
+
+
 for prefix, repo_type in (("/datasets", "dataset"), ("/spaces", "space"), ("", "model")):
-
-    def _route(
-        namespace: str,
-        name: str,
-        revision: str,
-        path: str,
-        request: Request,
-        hub: HubDep,
-        actor: ActorDep,
-        _repo_type: str = repo_type,
-    ) -> Response:
-        return resolve(_repo_type, namespace, name, revision, path, request, hub, actor)
-
-    _route.__doc__ = f"Serves hf_hub_download / get_hf_file_metadata / file_exists for {repo_type}s."
     router.add_api_route(
         f"{prefix}/{{namespace}}/{{name}}/resolve/{{revision:seg}}/{{path:fpath}}",
-        _route,
+        _resolve_endpoint(repo_type),
         methods=GET_HEAD,
         name=f"resolve_{repo_type}",
     )
 
 
 @router.api_route("/_blobs/{oid}", methods=GET_HEAD)
-def blob(oid: str, request: Request, hub: HubDep) -> Response:
-    """The target of an LFS resolve redirect: the object's bytes, with the same metadata headers."""
+async def blob(request: Request) -> Response:
+    """The target of an LFS resolve redirect: the object's bytes, with the same metadata headers.
+
+    Runs on the event loop: a signature check and two stat calls, no database."""
+    oid = request.path_params["oid"]
+    hub = request.app.state.hub
     fields = request.app.state.signer.verify("blob", dict(request.query_params), ("oid", "commit", "name"))
     if fields["oid"] != oid or not OID_RE.match(oid):
         raise NotFound("Not found")
