@@ -13,9 +13,11 @@ app = typer.Typer(help="Haven: a self-hosted hub for models and datasets.", no_a
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 org_app = typer.Typer(help="Manage organisations.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage access tokens.", no_args_is_help=True)
+storage_app = typer.Typer(help="Inspect storage.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
+app.add_typer(storage_app, name="storage")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (default: $HAVEN_DATA_DIR or ./haven-data).")
@@ -124,6 +126,33 @@ def token_revoke(token: str, data_dir: DataDir = None) -> None:
         typer.echo("no such active token", err=True)
         raise typer.Exit(1)
     typer.echo("revoked", err=True)
+
+
+@storage_app.command("stats")
+def storage_stats(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Logical bytes the repositories reference, bytes stored, and the dedup ratio."""
+    import json
+
+    from haven.storage.stats import collect
+
+    stats = collect(_hub(data_dir))
+    rows = {
+        "repositories": stats.repos,
+        "logical_bytes": stats.logical_bytes,
+        "unique_file_bytes": stats.unique_object_bytes,
+        "stored_bytes": stats.stored_bytes,
+        "blob_bytes": stats.blob_bytes,
+        "xorb_bytes": stats.xorb_bytes,
+        "dedup_ratio": round(stats.dedup_ratio, 3),
+    }
+    if json_output:
+        typer.echo(json.dumps(rows))
+    else:
+        for key, value in rows.items():
+            typer.echo(f"{key:<18} {value}")
 
 
 class _errors:

@@ -180,6 +180,15 @@ class LocalBlobStore:
             w.commit(oid, len(data))
         return oid
 
+    def total_bytes(self) -> int:
+        """Bytes of every published object (walks the tree: for reports, not hot paths)."""
+        total = 0
+        for path in (self.root / "sha256").rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file():
+                    total += path.stat().st_size
+        return total
+
     def publish_bytes(self, key: str, data: bytes) -> None:
         """Store `data` under `key` (a 64-hex id the caller has already verified, e.g. a xorb hash)."""
         tmp = self.tmp_dir / secrets.token_hex(16)
