@@ -94,12 +94,18 @@ def _xet_file(
             "X-Linked-Size": str(info.size),
             "X-Xet-Hash": info.file_id,
             "Link": f'<{refresh}>; rel="xet-auth"',
-            "Accept-Ranges": "bytes",
         }
     )
-    byte_range = parse_range(request.headers.get("range"), info.size) if info.size else None
+    return xet_body(hub, info, headers, request.headers.get("range"), head)
+
+
+def xet_body(
+    hub: Hub, info: cas.XetFileInfo, headers: dict[str, str], range_header: str | None, head: bool
+) -> Response:
+    """The bytes of a Xet-stored file (or a range of them), rebuilt from its chunks as they are sent."""
+    byte_range = parse_range(range_header, info.size) if info.size else None
     start, end = byte_range or (0, info.size - 1)
-    headers["Content-Length"] = str(end - start + 1 if info.size else 0)
+    headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start + 1 if info.size else 0)}
     status = 200
     if byte_range is not None:
         status = 206
@@ -236,8 +242,12 @@ async def blob(request: Request) -> Response:
         raise NotFound("Not found")
     path = hub.blobs.local_path(oid)
     size = hub.blobs.size(oid)
+    xet_info = None
     if path is None or size is None:
-        raise NotFound("The object's bytes are missing from storage")
+        xet_info = await run_in_threadpool(cas.file_by_sha256, hub, oid)
+        if xet_info is None:
+            raise NotFound("The object's bytes are missing from storage")
+        size = xet_info.size
     headers = {
         "X-Repo-Commit": fields["commit"],
         "ETag": f'"{oid}"',
@@ -247,6 +257,8 @@ async def blob(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="{_quote_filename(fields["name"])}"',
         "Cache-Control": "private, max-age=3600, immutable",
     }
+    if xet_info is not None:
+        return xet_body(hub, xet_info, headers, request.headers.get("range"), request.method == "HEAD")
     byte_range = parse_range(request.headers.get("range"), size)
     return FileBody(path, size, headers, byte_range, request.method == "HEAD")
 

@@ -16,6 +16,7 @@ from haven.api.errors import base_url
 from haven.api.responses import JSON
 from haven.api.upload import read_body
 from haven.auth.permissions import Permission
+from haven.cas import tokens as cas_tokens
 from haven.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
 from haven.hub import Hub
 from haven.repos import lfs as lfs_service
@@ -50,6 +51,19 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
     have = await run_in_threadpool(lfs_service.linked, hub, ref.row.id, [o["oid"] for o in valid])
     base = base_url(request)
     signer = request.app.state.signer
+    # A client offering the "xet" transfer (git-xet) uploads through the CAS: it gets a write token for it.
+    use_xet = operation == "upload" and "xet" in (body.get("transfers") or [])
+    xet_action: dict[str, Any] = {}
+    if use_xet:
+        token, exp = cas_tokens.issue(signer.key, ref.row.id, "write")
+        xet_action = {
+            "href": f"{base}/api/{repo_type}s/{ref.full_id}/xet-write-token/{(body.get('ref') or {}).get('name', 'main')}",
+            "header": {
+                "X-Xet-Cas-Url": f"{base}/_xet",
+                "X-Xet-Access-Token": token,
+                "X-Xet-Token-Expiration": str(exp),
+            },
+        }
     out = []
     for obj in objects:
         if not isinstance(obj, dict) or not _valid_object(obj):
@@ -78,9 +92,12 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
                 "message": f"Objects larger than {hub.settings.max_lfs_object} bytes are refused",
             }
         elif have.get(oid) != size:
-            item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size)
+            if use_xet:
+                item["actions"] = {"upload": xet_action}
+            else:
+                item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size)
         out.append(item)
-    return _lfs_json({"transfer": "basic", "objects": out, "hash_algo": "sha256"})
+    return _lfs_json({"transfer": "xet" if use_xet else "basic", "objects": out, "hash_algo": "sha256"})
 
 
 def _valid_object(obj: dict[str, Any]) -> bool:
