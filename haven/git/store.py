@@ -28,6 +28,9 @@ HEX40 = re.compile(r"^[0-9a-f]{40}$")
 SHORT_HEX = re.compile(r"^[0-9a-f]{4,40}$")
 ZERO = "0" * 40
 STALE_LOCK = 30.0  # seconds
+# A lock file older than this process was left by an earlier server that died (kill -9, power loss) between
+# taking a ref's lock and renaming it: stale at once, so a restarted server does not refuse commits for a while.
+_STARTED = time.time()
 _LOCK_RE = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 
 
@@ -329,12 +332,16 @@ class GitRepo:
             return False
         lock = Path(m.group(1))
         try:
-            if lock.resolve().is_relative_to(self.path.resolve()) and time.time() - lock.stat().st_mtime > STALE_LOCK:
+            if lock.resolve().is_relative_to(self.path.resolve()) and _stale(lock.stat().st_mtime):
                 lock.unlink()
                 return True
         except (FileNotFoundError, ValueError):
             return True  # already gone: worth one retry
         return False
+
+
+def _stale(mtime: float) -> bool:
+    return mtime < _STARTED or time.time() - mtime > STALE_LOCK
 
 
 def _check_put(files: set[str], path: str) -> None:
