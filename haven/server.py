@@ -1,4 +1,4 @@
-"""Runs the ASGI app under granian (Rust HTTP server with zero-copy file sends via ASGI pathsend)."""
+"""Runs the ASGI app under granian (a Rust HTTP server; file bodies go out in 1 MiB reads, see api/responses.FileBody)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from haven.config import Settings
 
 def app_factory():  # type: ignore[no-untyped-def]
     """Builds the app inside each worker process from the environment `run` prepared."""
+    from haven.api.files import route_resolve_first
     from haven.app import create_app
 
-    return create_app(Settings())
+    app = create_app(Settings())
+    route_resolve_first(app)
+    return app
 
 
 def run(settings: Settings) -> None:

@@ -46,7 +46,15 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 class FileBody(Response):
-    """A file (or a byte range of it). Whole files go out by ASGI pathsend where the server offers it."""
+    """A file (or a byte range of it), sent in 1 MiB reads.
+
+    Not ASGI pathsend: granian answers pathsend by reading 128 KiB at a time, each read a round trip
+    through its blocking thread pool, which measured slower (1 GiB to curl, hot cache, 2 cores: 1.9 vs
+    2.2 GB/s on a quiet machine, about half under load) at more CPU (0.6 vs 0.45-0.5 s per GB), and
+    cannot serve ranges. Reads whose data is in the page cache are made on the event loop (a 1-byte
+    RWF_NOWAIT probe says so, in a few microseconds); reads that would wait for the disk go to a
+    thread, so a cold file never stalls the loop.
+    """
 
     def __init__(
         self, path: Path, size: int, headers: dict[str, str], byte_range: tuple[int, int] | None, head: bool
@@ -65,15 +73,17 @@ class FileBody(Response):
         if self.head or self.size == 0:
             await send({"type": "http.response.body", "body": b""})
             return
-        if not self.ranged and "http.response.pathsend" in scope.get("extensions", {}):
-            await send({"type": "http.response.pathsend", "path": str(self.path)})
-            return
-        fd = await anyio.to_thread.run_sync(os.open, self.path, os.O_RDONLY)
+        fd = os.open(self.path, os.O_RDONLY)
         try:
             offset, remaining = self.start, self.end - self.start + 1
             while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(os.pread, fd, min(CHUNK, remaining), offset)
-                if not chunk:
+                n = min(CHUNK, remaining)
+                if _cached(fd, offset + n - 1):
+                    chunk = os.pread(fd, n, offset)
+                else:
+                    chunk = await anyio.to_thread.run_sync(os.pread, fd, n, offset)
+                if not chunk:  # the file shrank under us: end the body short rather than hang
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                     break
                 offset += len(chunk)
                 remaining -= len(chunk)
@@ -82,8 +92,42 @@ class FileBody(Response):
             os.close(fd)
 
 
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
+_probe = bytearray(1)
+
+
+def _cached(fd: int, offset: int) -> bool:
+    """Whether the page holding `offset` is in the page cache (so reading it will not wait for the disk)."""
+    global _RWF_NOWAIT
+    if _RWF_NOWAIT is None:
+        return False
+    try:
+        os.preadv(fd, [_probe], offset, _RWF_NOWAIT)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:  # RWF_NOWAIT unsupported here: always read in a thread
+        _RWF_NOWAIT = None
+        return False
+
+
+def bytes_head(size: int, headers: dict[str, str], range_header: str | None) -> Response:
+    """The answer to HEAD for a body of `size` bytes: what `bytes_body` would send, without reading the body."""
+    byte_range = parse_range(range_header, size)
+    headers = {**headers, "accept-ranges": "bytes"}
+    if byte_range is None:
+        length, status = size, 200
+    else:
+        length, status = byte_range[1] - byte_range[0] + 1, 206
+        headers["content-range"] = f"bytes {byte_range[0]}-{byte_range[1]}/{size}"
+    headers["content-length"] = str(length)
+    return _HeadResponse(status, headers)
+
+
 def bytes_body(data: bytes, headers: dict[str, str], range_header: str | None, head: bool) -> Response:
     """A small in-memory body (a git blob) with the same Range semantics as files."""
+    if head:
+        return bytes_head(len(data), headers, range_header)
     byte_range = parse_range(range_header, len(data))
     headers = {**headers, "accept-ranges": "bytes"}
     if byte_range is None:
@@ -92,8 +136,6 @@ def bytes_body(data: bytes, headers: dict[str, str], range_header: str | None, h
         body, status = data[byte_range[0] : byte_range[1] + 1], 206
         headers["content-range"] = f"bytes {byte_range[0]}-{byte_range[1]}/{len(data)}"
     headers["content-length"] = str(len(body))
-    if head:
-        return _HeadResponse(status, headers)
     return Response(body, status_code=status, headers=headers)
 
 
