@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     multipart_chunk_size: int = Field(
         512 * MB, description="LFS objects larger than this are uploaded in parts of this size."
     )
+    blob_port: int = Field(
+        -1,
+        description="Port of the zero-copy (sendfile) server LFS downloads redirect to: -1 picks a free port "
+        "at start, 0 serves the bytes from the main server instead.",
+    )
+    blob_url: str | None = Field(
+        None,
+        description="External base URL of the blob server, when a proxy fronts it (default: same host, blob_port).",
+    )
     signed_url_ttl: int = Field(3600, description="Lifetime in seconds of signed upload and download URLs.")
     allow_anonymous_read: bool = Field(True, description="Whether public repositories are readable anonymously.")
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 
 from haven.config import Settings
 
@@ -34,6 +39,7 @@ def run(settings: Settings) -> None:
     os.environ["HAVEN_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.database_url:
         os.environ["HAVEN_DATABASE_URL"] = settings.database_url
+    blob_server = _start_blob_server(settings)
     logging.getLogger("haven").info(
         "Haven listening on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )
@@ -46,3 +52,24 @@ def run(settings: Settings) -> None:
         workers=settings.workers,
         log_access=False,
     ).serve()
+    if blob_server is not None:
+        blob_server.terminate()
+
+
+def _start_blob_server(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start the sendfile blob server beside the workers (HAVEN_BLOB_PORT=-1 picks a free port)."""
+    if settings.blob_port == 0:
+        return None
+    if settings.blob_port < 0:
+        with socket.socket() as s:
+            s.bind((settings.host, 0))
+            settings.blob_port = s.getsockname()[1]
+    os.environ["HAVEN_BLOB_PORT"] = str(settings.blob_port)
+    logging.getLogger("haven").info("LFS blobs served with sendfile on port %d", settings.blob_port)
+    proc = subprocess.Popen([sys.executable, "-m", "haven.blobserver", str(settings.port)], env=os.environ.copy())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection((settings.host, settings.blob_port), timeout=1):
+            return proc
+        time.sleep(0.05)
+    raise RuntimeError("the blob server did not start")

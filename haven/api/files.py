@@ -75,7 +75,7 @@ def resolve(
             "ETag": f'"{entry.oid}"',
             "X-Linked-Etag": f'"{oid}"',
             "X-Linked-Size": str(size),
-            "Location": f"/_blobs/{oid}?{query}",
+            "Location": f"{_blob_base(request)}/_blobs/{oid}?{query}",
             "Content-Length": "0",
         }
     )
@@ -310,7 +310,27 @@ async def blob(request: Request) -> Response:
         if xet_info is None:
             raise NotFound("The object's bytes are missing from storage")
         size = xet_info.size
-    headers = {
+    headers = blob_headers(oid, size, fields)
+    if xet_info is not None:
+        return xet_body(hub, xet_info, headers, request.headers.get("range"), request.method == "HEAD")
+    byte_range = parse_range(request.headers.get("range"), size)
+    return FileBody(path, size, headers, byte_range, request.method == "HEAD")
+
+
+def _blob_base(request: Request) -> str:
+    """Where LFS bytes are served: the zero-copy blob server when it runs, else this server (same origin)."""
+    settings = request.app.state.hub.settings
+    if settings.blob_url:
+        return settings.blob_url.rstrip("/")
+    if settings.blob_port > 0:
+        host = (request.headers.get("host") or "127.0.0.1").rsplit(":", 1)[0]
+        return f"{request.url.scheme}://{host}:{settings.blob_port}"
+    return ""
+
+
+def blob_headers(oid: str, size: int, fields: dict[str, str]) -> dict[str, str]:
+    """Metadata headers of a signed blob response (the final hop of an LFS download)."""
+    return {
         "X-Repo-Commit": fields["commit"],
         "ETag": f'"{oid}"',
         "X-Linked-Etag": f'"{oid}"',
@@ -319,10 +339,6 @@ async def blob(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="{_quote_filename(fields["name"])}"',
         "Cache-Control": "private, max-age=3600, immutable",
     }
-    if xet_info is not None:
-        return xet_body(hub, xet_info, headers, request.headers.get("range"), request.method == "HEAD")
-    byte_range = parse_range(request.headers.get("range"), size)
-    return FileBody(path, size, headers, byte_range, request.method == "HEAD")
 
 
 def _quote_filename(name: str) -> str:
