@@ -13,8 +13,9 @@ from haven.api.deps import ActorDep, HubDep
 from haven.api.format import iso, repo_summary
 from haven.api.responses import JSON
 from haven.auth.models import Account, Membership
-from haven.auth.permissions import Permission
-from haven.errors import BadRequest, Unauthorized
+from haven.auth.permissions import Actor, Permission
+from haven.errors import BadRequest, NotFound, Unauthorized
+from haven.hub import Hub
 from haven.names import check_revision
 from haven.repos import service
 from haven.repos.card import CardError, derive, parse_card
@@ -285,3 +286,37 @@ def auth_check(repo_type: str, namespace: str, name: str, hub: HubDep, actor: Ac
 def auth_check_write(repo_type: str, namespace: str, name: str, hub: HubDep, actor: ActorDep) -> JSON:
     lookup(hub, actor, repo_type, namespace, name, Permission.WRITE)
     return JSON({})
+
+
+@router.get("/api/settings/repositories")
+def my_repositories(hub: HubDep, actor: ActorDep) -> JSON:
+    """Serves `hf repos ls`: the caller's own repositories with visibility and storage."""
+    return _owned_repositories(hub, actor, actor.name)
+
+
+@router.get("/api/organizations/{org}/settings/repositories")
+def org_repositories(org: str, hub: HubDep, actor: ActorDep) -> JSON:
+    """The same listing for an organisation the caller belongs to."""
+    return _owned_repositories(hub, actor, org)
+
+
+def _owned_repositories(hub: Hub, actor: Actor, namespace: str | None) -> JSON:
+    if actor.anonymous or namespace is None:
+        raise Unauthorized("Invalid credentials in Authorization header")
+    with hub.db.read() as session:
+        owner = session.scalar(select(Account).where(Account.name == namespace))
+        if owner is None or actor.role_in(owner.id) == 0:
+            raise NotFound(f"No organisation named {namespace!r}")
+        rows = session.scalars(select(Repo).where(Repo.owner_id == owner.id).order_by(Repo.last_modified.desc()))
+        return JSON(
+            [
+                {
+                    "id": r.full_id,
+                    "type": r.type,
+                    "updatedAt": iso(r.last_modified),
+                    "visibility": "private" if r.private else "public",
+                    "storage": r.used_storage,
+                }
+                for r in rows
+            ]
+        )

@@ -401,3 +401,14 @@ def test_repo_info_at_a_revision_describes_that_revision_card(hub: Hub, repo_id:
     first = api.list_repo_commits(repo_id)[-1].commit_id
     before_card = api.model_info(repo_id, revision=first)
     assert before_card.library_name is None and before_card.tags == []
+
+
+def test_settings_repositories_lists_the_callers_own_repos_for_hf_repos_ls(hub: Hub, repo_id: str) -> None:
+    """`hf repos ls` reads GET /api/settings/repositories: own repos with visibility; others' are absent."""
+    r = httpx.get(f"{hub.url}/api/settings/repositories", headers={"authorization": f"Bearer {hub.tokens['alice']}"})
+    assert r.status_code == 200
+    mine = {item["id"]: item for item in r.json()}
+    assert mine[repo_id]["visibility"] == "public" and mine[repo_id]["type"] == "model"
+    bob = httpx.get(f"{hub.url}/api/settings/repositories", headers={"authorization": f"Bearer {hub.tokens['bob']}"})
+    assert repo_id not in {item["id"] for item in bob.json()}
+    assert httpx.get(f"{hub.url}/api/settings/repositories").status_code == 401
