@@ -4,6 +4,9 @@ The ASGI server copies every byte through Python (about 0.5 CPU-seconds per GB);
 does not. Resolve redirects LFS downloads here, the way the Hub redirects to a CDN: the redirect itself
 carries the metadata headers, so clients need nothing from this server but the bytes. Objects that are
 not plain blobs (Xet files, rebuilt from chunks) are redirected back to the main server.
+
+It also serves the signed xorb byte ranges that Xet reconstructions point at (/_xet/xorbs/<hash>, the
+same URLs and rules as haven.api.xet.xorb_bytes): hf_xet downloads fetch every byte of a file that way.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from haven.storage.local import OID_RE, LocalBlobStore
 
 log = logging.getLogger("haven.blobs")
 MAX_HEAD = 16 * 1024
+XORBS = "/_xet/xorbs/"  # the path haven.api.xet serves them under: URLs differ only in host and port
 REASONS = {
     200: "OK",
     206: "Partial Content",
@@ -38,6 +42,7 @@ REASONS = {
 class BlobServer:
     def __init__(self, settings: Settings, main_port: int) -> None:
         self.blobs = LocalBlobStore(settings.blobs_dir)
+        self.xorbs = LocalBlobStore(settings.data_dir / "xorbs")  # as Hub.open lays it out
         self.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
         self.main_port = main_port
 
@@ -77,6 +82,8 @@ class BlobServer:
 
     def _answer(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], tuple[str, int, int] | None]:
         url = urlsplit(target)
+        if url.path.startswith(XORBS):
+            return self._xorb(url.path.removeprefix(XORBS), url.query, headers)
         oid = url.path.removeprefix("/_blobs/")
         if not url.path.startswith("/_blobs/") or not OID_RE.match(oid):
             return 404, {}, None
@@ -101,6 +108,34 @@ class BlobServer:
         if byte_range is None:
             return 200, out, (str(path), 0, size) if size else None
         out["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return 206, out, (str(path), start, end - start + 1)
+
+    def _xorb(
+        self, xorb: str, query: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], tuple[str, int, int] | None]:
+        """A byte range of a stored xorb, as authorised by a signed URL from a reconstruction: the request's
+        Range (or, without one, all of the signed range) must lie within the signed range. No database: the
+        signature says the xorb was stored and verified when the URL was made, and xorbs never change."""
+        try:
+            fields = self.signer.verify("xorb", dict(parse_qsl(query)), ("xorb", "range"))
+            if fields["xorb"] != xorb or not OID_RE.match(xorb):
+                return 403, {}, None
+            lo, hi = (int(x) for x in fields["range"].split("-"))
+            path = self.xorbs.path(xorb)
+            size = os.stat(path).st_size
+            start, end = parse_range(headers.get("range"), size) or (lo, hi)
+        except HavenError as e:
+            return e.status, {**e.headers}, None
+        except FileNotFoundError:
+            return 404, {}, None
+        if start < lo or end > hi or end >= size:
+            return 416, {"Content-Range": f"bytes */{size}"}, None
+        out = {
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "Content-Length": str(end - start + 1),
+            "Content-Range": f"bytes {start}-{end}/{size}",
+        }
         return 206, out, (str(path), start, end - start + 1)
 
     async def _send(self, writer: asyncio.StreamWriter, status: int, headers: dict[str, str], close: bool) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -14,13 +17,14 @@ from starlette.responses import Response
 from haven.api.common import check_gate, lookup
 from haven.api.deps import ActorDep, HubDep
 from haven.api.errors import base_url
+from haven.api.files import _blob_base
 from haven.api.responses import JSON, FileBody, parse_range
 from haven.api.upload import read_body
 from haven.auth.permissions import Permission
 from haven.cas import service as cas
 from haven.cas import tokens
 from haven.cas.layout import ChunkLayout, FileTerm
-from haven.errors import BadRequest, Forbidden, NotFound, RangeNotSatisfiable
+from haven.errors import BadRequest, Forbidden, HavenError, NotFound, RangeNotSatisfiable
 from haven.hub import Hub
 from haven.xet.constants import SHARD_MAX_SIZE, XORB_MAX_SIZE
 
@@ -31,6 +35,13 @@ PREFIX = "/api/{repo_type:rtype}/{namespace}/{name}"
 
 def cas_url(request: Request) -> str:
     return base_url(request) + CAS
+
+
+def xorb_base(request: Request) -> str:
+    """Where the signed xorb ranges are fetched: the sendfile blob server when it runs (its /_xet/xorbs
+    answers them as `xorb_bytes` does, without copying the bytes through Python), else this server."""
+    blobs = _blob_base(request)
+    return blobs + CAS if blobs else cas_url(request)
 
 
 def _key(request: Request) -> bytes:
@@ -81,20 +92,33 @@ def head_xorb(prefix: str, xorb: str, request: Request, hub: HubDep) -> Response
     return Response(headers={"Content-Length": str(size)})
 
 
+@contextmanager
+def _closing_unless_read() -> Iterator[None]:
+    """Refusals raised before the body is read close the connection (Connection: close): the server drops a
+    connection whose request body was left unread, and a client that reused it would see it fail."""
+    try:
+        yield
+    except HavenError as e:
+        e.headers.setdefault("Connection", "close")
+        raise
+
+
 @router.post(CAS + "/v1/xorbs/{prefix}/{xorb}")
 async def upload_xorb(prefix: str, xorb: str, request: Request, hub: HubDep) -> JSON:
     """Stores a xorb after checking every chunk against its hash."""
-    _grant(request, "write")
-    if prefix != "default":
-        raise BadRequest("The xorb prefix must be 'default'")
-    data = await read_body(request, XORB_MAX_SIZE)
+    with _closing_unless_read():
+        _grant(request, "write")
+        if prefix != "default":
+            raise BadRequest("The xorb prefix must be 'default'")
+        data = await read_body(request, XORB_MAX_SIZE)
     inserted = await run_in_threadpool(cas.store_xorb, hub, xorb, data)
     return JSON({"was_inserted": inserted})
 
 
 async def _register(request: Request, hub: Hub) -> int:
-    grant = _grant(request, "write")
-    data = await read_body(request, SHARD_MAX_SIZE)
+    with _closing_unless_read():
+        grant = _grant(request, "write")
+        data = await read_body(request, SHARD_MAX_SIZE)
     return await run_in_threadpool(cas.register_shard, hub, grant, data)
 
 
@@ -200,15 +224,18 @@ def dedup_query(prefix: str, chunk: str, request: Request, hub: HubDep) -> Respo
 
 
 @router.api_route(CAS + "/xorbs/{xorb}", methods=["GET", "HEAD"])
-def xorb_bytes(xorb: str, request: Request, hub: HubDep) -> Response:
-    """Byte ranges of a stored xorb, as authorised by a signed URL from a reconstruction."""
+async def xorb_bytes(xorb: str, request: Request) -> Response:
+    """Byte ranges of a stored xorb, as authorised by a signed URL from a reconstruction. On the event loop:
+    a signature check and a stat (reconstructions point at the blob server instead when it runs)."""
+    hub: Hub = request.app.state.hub
     fields = request.app.state.signer.verify("xorb", dict(request.query_params), ("xorb", "range"))
     if fields["xorb"] != xorb:
         raise Forbidden("Invalid signature")
     lo, hi = (int(x) for x in fields["range"].split("-"))
-    size = cas.xorb_size(hub, xorb)
-    if size is None:
-        raise NotFound("Xorb not found")
+    try:  # no database: the signature says the xorb was stored and verified, and xorbs never change
+        size = os.stat(hub.xorbs.path(xorb)).st_size
+    except FileNotFoundError:
+        raise NotFound("Xorb not found") from None
     wanted = parse_range(request.headers.get("range"), size) or (lo, hi)
     if wanted[0] < lo or wanted[1] > hi:
         raise RangeNotSatisfiable("The requested range is outside the signed range")
@@ -223,7 +250,27 @@ def _plan(
     grant = _grant(request, "read")
     info = cas.readable_file(hub, grant, file_id)
     byte_range = None if whole else parse_range(request.headers.get("range"), max(info.size, 1))
-    return cas.plan(hub, info, byte_range)
+    offset, terms, known = cas.plan(hub, info, byte_range)
+    return offset, _split(terms, known), known
+
+
+TERM_SPLIT = int(os.environ.get("HAVEN_EXP_TERM_SPLIT", "0"))
+
+
+def _split(terms: list[FileTerm], known: dict[str, ChunkLayout]) -> list[FileTerm]:
+    if not TERM_SPLIT:
+        return terms
+    out = []
+    for t in terms:
+        sizes = known[t.xorb].sizes
+        start, n = t.start, 0
+        for i in range(t.start, t.end):
+            n += sizes[i]
+            if n >= TERM_SPLIT and i + 1 < t.end:
+                out.append(FileTerm(t.xorb, start, i + 1, n))
+                start, n = i + 1, 0
+        out.append(FileTerm(t.xorb, start, t.end, n))
+    return out
 
 
 def _term(t: FileTerm) -> dict[str, Any]:
@@ -232,7 +279,7 @@ def _term(t: FileTerm) -> dict[str, Any]:
 
 def _fetches(request: Request, terms: list[FileTerm], known: dict[str, ChunkLayout]):  # type: ignore[no-untyped-def]
     """(signed url, xorb, term, first byte, last byte) per term."""
-    base, signer = cas_url(request), request.app.state.signer
+    base, signer = xorb_base(request), request.app.state.signer
     for t in terms:
         first, last = known[t.xorb].span(t.start, t.end)
         query = signer.sign("xorb", xorb=t.xorb, range=f"{first}-{last}")

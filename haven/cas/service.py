@@ -26,7 +26,14 @@ from haven.repos.models import LfsObject
 from haven.xet.constants import XORB_MAX_SIZE
 from haven.xet.errors import XetFormatError
 from haven.xet.hashes import hash_to_hex, hex_to_hash, is_global_dedup_eligible
-from haven.xet.shard import cas_info_for_chunks, check_upload_shard, dedup_response_shard, parse_shard, verify_file_info
+from haven.xet.shard import (
+    FileInfo,
+    cas_info_for_chunks,
+    check_upload_shard,
+    dedup_response_shard,
+    parse_shard,
+    verify_file_info,
+)
 from haven.xet.xorb import iter_chunk_data, parse_xorb, validate_xorb
 
 
@@ -116,7 +123,8 @@ def register_shard(hub: Hub, grant: CasGrant, data: bytes) -> int:
         layout = known.get(hash_to_hex(h))
         return layout.pairs() if layout else None
 
-    new = 0
+    # Every file is verified before any is registered: a shard is accepted whole or not at all.
+    verified: list[tuple[FileInfo, str, str, list[FileTerm] | None]] = []
     for f in shard.files:
         try:
             verify_file_info(f, lookup)
@@ -124,11 +132,19 @@ def register_shard(hub: Hub, grant: CasGrant, data: bytes) -> int:
             raise BadRequest(f"Invalid shard: {e}") from None
         file_id, sha256 = hash_to_hex(f.file_hash), f.sha256_hex
         assert sha256 is not None  # check_upload_shard requires it
-        if _file_row(hub, file_id) is None:
+        row = _file_row(hub, file_id)
+        terms: list[FileTerm] | None = None  # None: registered already
+        if row is None:
             terms = unpack_terms(pack_terms(f.terms))
             actual = _sha256_of(hub, terms, known)
-            if actual != sha256:
-                raise BadRequest(f"Invalid shard: file {file_id} has sha256 {actual}, not the claimed {sha256}")
+        else:  # its sha256 was checked then; the claim must match it, since the link below grants that sha256
+            actual = row.sha256
+        if actual != sha256:
+            raise BadRequest(f"Invalid shard: file {file_id} has sha256 {actual}, not the claimed {sha256}")
+        verified.append((f, file_id, sha256, terms))
+    new = 0
+    for f, file_id, sha256, terms in verified:
+        if terms is not None:
             new |= _insert_file(hub, file_id, f.size, sha256, pack_terms(f.terms), terms, known)
         lfs.link(hub, grant.repo_id, sha256, f.size)
     return new
