@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from haven.api import errors, files, lfs, listing, repos, tree, upload, xet
+from haven.api import errors, files, git, lfs, listing, repos, tree, upload, xet
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.signing import Signer
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.hub = hub
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
-    for module in (repos, listing, upload, tree, lfs, xet, files):
+    for module in (repos, listing, upload, tree, lfs, xet, git, files):  # git before /resolve's catch-all
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)

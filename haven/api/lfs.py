@@ -17,7 +17,7 @@ from haven.api.responses import JSON
 from haven.api.upload import read_body
 from haven.auth.permissions import Permission
 from haven.cas import tokens as cas_tokens
-from haven.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized
+from haven.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, RepoNotFound, Unauthorized
 from haven.hub import Hub
 from haven.repos import lfs as lfs_service
 from haven.storage.base import BlobMismatch
@@ -46,13 +46,22 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
     perm = Permission.WRITE if operation == "upload" else Permission.READ
     if actor.anonymous and perm is Permission.WRITE:
         raise Unauthorized("Authentication required to upload", headers={"LFS-Authenticate": 'Basic realm="Haven"'})
-    ref = await run_in_threadpool(lookup, hub, actor, repo_type, namespace, name, perm)
+    try:
+        ref = await run_in_threadpool(lookup, hub, actor, repo_type, namespace, name, perm)
+    except RepoNotFound:
+        # Maybe private: git-lfs asks its credential helper only after a 401 and gives up on a 404 (a clone
+        # whose credentials came from a helper). Other clients keep the plain 404 of a hidden repository.
+        if actor.anonymous and request.headers.get("user-agent", "").startswith("git-lfs/"):
+            raise Unauthorized("Authentication required", headers={"LFS-Authenticate": 'Basic realm="Haven"'}) from None
+        raise
     valid = [o for o in objects if isinstance(o, dict) and _valid_object(o)]
     have = await run_in_threadpool(lfs_service.linked, hub, ref.row.id, [o["oid"] for o in valid])
     base = base_url(request)
     signer = request.app.state.signer
     # A client offering the "xet" transfer (git-xet) uploads through the CAS: it gets a write token for it.
     use_xet = operation == "upload" and "xet" in (body.get("transfers") or [])
+    # Parts only for clients that speak huggingface_hub's multipart transfer; git-lfs sends one PUT.
+    multipart = "multipart" in (body.get("transfers") or [])
     xet_action: dict[str, Any] = {}
     if use_xet:
         token, exp = cas_tokens.issue(signer.key, ref.row.id, "write")
@@ -95,7 +104,7 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
             if use_xet:
                 item["actions"] = {"upload": xet_action}
             else:
-                item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size)
+                item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size, multipart)
         out.append(item)
     return _lfs_json({"transfer": "xet" if use_xet else "basic", "objects": out, "hash_algo": "sha256"})
 
@@ -105,11 +114,13 @@ def _valid_object(obj: dict[str, Any]) -> bool:
     return isinstance(oid, str) and bool(OID_RE.match(oid)) and isinstance(size, int) and size >= 0
 
 
-def _upload_actions(hub: Hub, signer: Any, base: str, repo_id: int, oid: str, size: int) -> dict[str, Any]:
+def _upload_actions(
+    hub: Hub, signer: Any, base: str, repo_id: int, oid: str, size: int, multipart: bool = True
+) -> dict[str, Any]:
     fields = {"repo": str(repo_id), "oid": oid, "size": str(size)}
     verify = {"href": f"{base}/_lfs/verify?{signer.sign('verify', **fields)}", "header": {}}
     chunk = hub.settings.multipart_chunk_size
-    if size <= chunk:
+    if size <= chunk or not multipart:
         return {
             "upload": {"href": f"{base}/_lfs/upload?{signer.sign('upload', **fields)}", "header": {}},
             "verify": verify,

@@ -27,6 +27,7 @@ from haven.repos.models import LfsObject, Repo, RepoTag
 from haven.repos.service import RepoRef, author_of, find_repo, touch
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+COMMIT_ATTEMPTS = 5
 PARENT = re.compile(r"^[0-9a-fA-F]{5,40}$")
 
 
@@ -94,23 +95,29 @@ def create_commit(
     git = ref.git
     with repo_lock(ref.path):
         name = branch_ref(git, revision)
-        head = git.ref(name)
-        assert head is not None
-        if req.parent_commit is not None and not head.startswith(req.parent_commit.lower()):
-            raise PreconditionFailed(
-                "The branch was updated since you opened this page. Please refresh and try again "
-                f"(parent commit {req.parent_commit} is not the head {head} of {revision})."
-            )
-        changes, new_objects = _materialize(hub, git, ref, head, req.operations, linked)
-        try:
-            tree = git.build_tree(head, changes)
-        except ChangeError as e:
-            raise (EntryNotFound if e.missing else BadRequest)(str(e)) from None
-        commit = git.write_commit(tree, [head], req.message, author_of(actor))
-        try:
-            git.update_ref(name, commit, head)
-        except RefUpdateConflict:
-            raise Conflict(f"{revision} was updated by someone else during this commit; retry") from None
+        # git pushes move branches without this lock (git's own compare-and-swap guards them): when one
+        # lands between reading the head and moving it, the commit is built again on the new head.
+        for attempt in range(COMMIT_ATTEMPTS):
+            head = git.ref(name)
+            if head is None:
+                raise RevisionNotFound(f"Invalid rev id: {revision}")
+            if req.parent_commit is not None and not head.startswith(req.parent_commit.lower()):
+                raise PreconditionFailed(
+                    "The branch was updated since you opened this page. Please refresh and try again "
+                    f"(parent commit {req.parent_commit} is not the head {head} of {revision})."
+                )
+            changes, new_objects = _materialize(hub, git, ref, head, req.operations, linked)
+            try:
+                tree = git.build_tree(head, changes)
+            except ChangeError as e:
+                raise (EntryNotFound if e.missing else BadRequest)(str(e)) from None
+            commit = git.write_commit(tree, [head], req.message, author_of(actor))
+            try:
+                git.update_ref(name, commit, head)
+                break
+            except RefUpdateConflict:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise Conflict(f"{revision} was updated by someone else during this commit; retry") from None
         # Still under the lock: metadata updates of one repository apply in commit order, so the recorded
         # head is never overtaken by an older commit's.
         after_commit(hub, ref, name, commit, new_objects)
