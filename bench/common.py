@@ -248,3 +248,79 @@ def fmt_runs(xs: list[float], unit: str = "", digits: int = 2) -> str:
 
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
+
+
+# --- model-like files (for the Xet benchmarks) ------------------------------------------------------------
+
+# (name, safetensors dtype, shape) of a small decoder: a bf16 embedding, then per layer four float32 attention
+# matrices, three bf16 MLP matrices and two float32 norms.
+Tensor = tuple[str, str, tuple[int, ...]]
+_ITEMSIZE = {"F32": 4, "BF16": 2}
+
+
+def model_spec(target_bytes: int, hidden: int = 768, vocab: int = 32000) -> list[Tensor]:
+    """Tensors of a model of about `target_bytes` (layers added until the size is reached)."""
+    spec: list[Tensor] = [("model.embed_tokens.weight", "BF16", (vocab, hidden))]
+    layer = 0
+    while sum(tensor_bytes(t) for t in spec) < target_bytes:
+        p = f"model.layers.{layer}"
+        spec += [(f"{p}.self_attn.{m}_proj.weight", "F32", (hidden, hidden)) for m in "qkvo"]
+        spec += [(f"{p}.mlp.{m}_proj.weight", "BF16", (hidden * 8 // 3, hidden)) for m in ("gate", "up", "down")]
+        spec += [(f"{p}.{m}.weight", "F32", (hidden,)) for m in ("input_layernorm", "post_attention_layernorm")]
+        layer += 1
+    return [*spec, ("model.norm.weight", "F32", (hidden,))]
+
+
+def tensor_bytes(t: Tensor) -> int:
+    n = _ITEMSIZE[t[1]]
+    for d in t[2]:
+        n *= d
+    return n
+
+
+def write_safetensors(path: Path, spec: list[Tensor], seeds: dict[str, int]) -> str:
+    """Write a safetensors file of random weights (normal, std 0.02), tensor `name` drawn from seed
+    `seeds.get(name, 0)`: the same seed gives the same bytes. Returns the file's sha256."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, dtype, shape in spec:
+        n = tensor_bytes((name, dtype, shape))
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        for block in (len(head).to_bytes(8, "little"), head):
+            f.write(block)
+            digest.update(block)
+        for i, (name, dtype, shape) in enumerate(spec):
+            rng = np.random.default_rng([seeds.get(name, 0), i])
+            values = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
+            data = (values.view(np.uint32) >> 16).astype(np.uint16) if dtype == "BF16" else values
+            buf = data.tobytes()
+            f.write(buf)
+            digest.update(buf)
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path | str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        while n := f.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def dir_bytes(path: Path) -> int:
+    """Bytes of every file under `path` (0 if it does not exist)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0

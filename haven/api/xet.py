@@ -27,6 +27,7 @@ from haven.cas.layout import ChunkLayout, FileTerm
 from haven.errors import BadRequest, Forbidden, HavenError, NotFound, RangeNotSatisfiable
 from haven.hub import Hub
 from haven.xet.constants import SHARD_MAX_SIZE, XORB_MAX_SIZE
+from haven.xet.shard import zero_unsent_footer
 
 router = APIRouter()
 CAS = "/_xet"
@@ -83,7 +84,10 @@ def _grant(request: Request, scope: str) -> tokens.CasGrant:
 # --- uploads -----------------------------------------------------------------------------------
 
 
+# hf_xet up to 1.2 calls the CAS routes without the /v1 (xorbs, shards, reconstructions, chunks); 1.3 and 1.4
+# still post shards to the bare /shards. Each such route answers on both paths.
 @router.api_route(CAS + "/v1/xorbs/{prefix}/{xorb}", methods=["HEAD"])
+@router.api_route(CAS + "/xorbs/{prefix}/{xorb}", methods=["HEAD"])
 def head_xorb(prefix: str, xorb: str, request: Request, hub: HubDep) -> Response:
     _grant(request, "read")
     size = cas.xorb_size(hub, xorb)
@@ -104,6 +108,7 @@ def _closing_unless_read() -> Iterator[None]:
 
 
 @router.post(CAS + "/v1/xorbs/{prefix}/{xorb}")
+@router.post(CAS + "/xorbs/{prefix}/{xorb}")
 async def upload_xorb(prefix: str, xorb: str, request: Request, hub: HubDep) -> JSON:
     """Stores a xorb after checking every chunk against its hash."""
     with _closing_unless_read():
@@ -119,10 +124,11 @@ async def _register(request: Request, hub: Hub) -> int:
     with _closing_unless_read():
         grant = _grant(request, "write")
         data = await read_body(request, SHARD_MAX_SIZE)
-    return await run_in_threadpool(cas.register_shard, hub, grant, data)
+    return await run_in_threadpool(cas.register_shard, hub, grant, zero_unsent_footer(data))
 
 
 @router.post(CAS + "/v1/shards")
+@router.post(CAS + "/shards")
 async def upload_shard(request: Request, hub: HubDep) -> JSON:
     """Registers the files a shard describes (they become referable by sha256 in commits)."""
     return JSON({"result": await _register(request, hub)})
@@ -173,6 +179,7 @@ def reconstruction_v2(file_id: str, request: Request, hub: HubDep) -> JSON:
 
 
 @router.get(CAS + "/v1/reconstructions/{file_id}")
+@router.get(CAS + "/reconstructions/{file_id}")
 def reconstruction_v1(file_id: str, request: Request, hub: HubDep) -> JSON:
     """The deprecated v1 shape, for clients that fall back to it."""
     offset, terms, known = _plan(request, hub, file_id)
@@ -214,6 +221,7 @@ def head_file(file_id: str, request: Request, hub: HubDep) -> Response:
 
 
 @router.get(CAS + "/v1/chunks/{prefix}/{chunk}")
+@router.get(CAS + "/chunks/{prefix}/{chunk}")
 def dedup_query(prefix: str, chunk: str, request: Request, hub: HubDep) -> Response:
     """Global dedup: a shard describing the xorb holding this chunk, its chunk hashes HMAC-protected."""
     _grant(request, "read")
@@ -250,27 +258,7 @@ def _plan(
     grant = _grant(request, "read")
     info = cas.readable_file(hub, grant, file_id)
     byte_range = None if whole else parse_range(request.headers.get("range"), max(info.size, 1))
-    offset, terms, known = cas.plan(hub, info, byte_range)
-    return offset, _split(terms, known), known
-
-
-TERM_SPLIT = int(os.environ.get("HAVEN_EXP_TERM_SPLIT", "0"))
-
-
-def _split(terms: list[FileTerm], known: dict[str, ChunkLayout]) -> list[FileTerm]:
-    if not TERM_SPLIT:
-        return terms
-    out = []
-    for t in terms:
-        sizes = known[t.xorb].sizes
-        start, n = t.start, 0
-        for i in range(t.start, t.end):
-            n += sizes[i]
-            if n >= TERM_SPLIT and i + 1 < t.end:
-                out.append(FileTerm(t.xorb, start, i + 1, n))
-                start, n = i + 1, 0
-        out.append(FileTerm(t.xorb, start, t.end, n))
-    return out
+    return cas.plan(hub, info, byte_range)
 
 
 def _term(t: FileTerm) -> dict[str, Any]:

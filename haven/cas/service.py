@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from haven.errors import BadRequest, NotFound, PayloadTooLarge, RangeNotSatisfia
 from haven.hub import Hub
 from haven.repos import lfs
 from haven.repos.models import LfsObject
+from haven.xet.compression import CompressionType, decompress_chunk, lz4_decompress
 from haven.xet.constants import XORB_MAX_SIZE
 from haven.xet.errors import XetFormatError
 from haven.xet.hashes import hash_to_hex, hex_to_hash, is_global_dedup_eligible
@@ -34,7 +36,7 @@ from haven.xet.shard import (
     parse_shard,
     verify_file_info,
 )
-from haven.xet.xorb import iter_chunk_data, parse_xorb, validate_xorb
+from haven.xet.xorb import parse_xorb, validate_xorb
 
 
 def check_hash(value: str) -> str:
@@ -212,13 +214,20 @@ def readable_file(hub: Hub, grant: CasGrant, file_id: str) -> XetFileInfo:
         return XetFileInfo(row.hash, row.size, row.sha256, unpack_terms(row.terms))
 
 
+PIECE = 1 << 20  # iter_file's output unit: about 16 chunks
+
+
 def iter_file(hub: Hub, info: XetFileInfo, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """The file's bytes [start, end] (inclusive), rebuilt from its chunks."""
+    """The file's bytes [start, end] (inclusive), rebuilt from its chunks, in pieces of about PIECE bytes:
+    a streamed response makes one threadpool round trip and one ASGI message per piece, which cost more
+    than the bytes when every 64 KB chunk was a piece of its own."""
     if info.size == 0:
         return
     last = info.size - 1 if end is None else min(end, info.size - 1)
     skip, terms, known = plan(hub, info, (start, last))
     remaining = last - start + 1
+    pending: list[bytes] = []
+    size = 0
     for block in _iter_terms(hub, terms, known):
         if skip >= len(block):
             skip -= len(block)
@@ -226,24 +235,77 @@ def iter_file(hub: Hub, info: XetFileInfo, start: int = 0, end: int | None = Non
         piece = block[skip : skip + remaining] if skip or len(block) - skip > remaining else block
         skip = 0
         remaining -= len(piece)
-        yield piece
+        pending.append(piece)
+        size += len(piece)
+        if size >= PIECE or remaining <= 0:
+            yield pending[0] if len(pending) == 1 else b"".join(pending)
+            pending, size = [], 0
         if remaining <= 0:
             return
+    if pending:
+        yield b"".join(pending)
+
+
+READ_BLOCK = 8 << 20  # bytes of whole chunks read at a time when rebuilding a file
 
 
 def _iter_terms(hub: Hub, terms: list[FileTerm], known: dict[str, ChunkLayout]) -> Iterator[bytes]:
-    """Decompressed chunks of the terms, in order, reading only each term's byte span of its xorb."""
+    """Decompressed chunks of the terms, in order, reading only each term's byte span of its xorb.
+
+    The span is read in blocks of whole chunks (at most READ_BLOCK bytes, unless one chunk is larger) into
+    one reused buffer: reading a 64 MB term at once cost a fresh allocation whose page faults took as long
+    as the read."""
+    buf = bytearray(READ_BLOCK)
     for term in terms:
-        first, last = known[term.xorb].span(term.start, term.end)
+        layout = known[term.xorb]
         fd = os.open(hub.xorbs.path(term.xorb), os.O_RDONLY)
         try:
-            raw = os.pread(fd, last - first + 1, first)
+            start = term.start
+            while start < term.end:
+                first, end = layout.offsets[start], start + 1
+                while end < term.end and layout.span(start, end + 1)[1] - first < READ_BLOCK:
+                    end += 1  # [start, end] still fits in a block
+                last = layout.span(start, end)[1]
+                if last - first + 1 > len(buf):
+                    buf = bytearray(last - first + 1)
+                view = memoryview(buf)[: last - first + 1]
+                if os.preadv(fd, [view], first) != len(view):
+                    raise RuntimeError(f"stored xorb {term.xorb} is shorter than its layout")
+                yield from _decode(view, term.xorb)
+                start = end
         finally:
             os.close(fd)
-        try:
-            yield from iter_chunk_data(raw, parse_xorb(raw))
-        except XetFormatError as e:
-            raise RuntimeError(f"stored xorb {term.xorb} is corrupt: {e}") from None
+
+
+def _decode(data: memoryview, xorb: str) -> Iterator[bytes]:
+    """The decompressed chunks of serialized chunks (a span of a stored xorb), each a new bytes object."""
+    try:
+        for c in parse_xorb(data).chunks:
+            payload = data[c.data_offset : c.end]
+            if c.compression == CompressionType.BG4_LZ4:
+                yield _bg4_join(lz4_decompress(payload, c.uncompressed_size))
+            else:
+                yield decompress_chunk(payload, c.compression, c.uncompressed_size)
+    except XetFormatError as e:
+        raise RuntimeError(f"stored xorb {xorb} is corrupt: {e}") from None
+
+
+def _bg4_join(grouped: bytes) -> bytes:
+    """haven.xet.compression.bg4_join (the inverse of byte grouping) done with numpy's strided copies: 1.4 GB/s
+    against 0.6 on these machines, on the paths that rebuild whole files (the sha256 pass of register_shard,
+    plain downloads), where nearly every chunk of a model file is BG4-compressed."""
+    n = len(grouped)
+    base, extra = divmod(n, 4)
+    src = np.frombuffer(grouped, np.uint8)
+    out = np.empty(n, np.uint8)
+    words = out[: 4 * base].reshape(base, 4)
+    pos = 0
+    for k in range(4):  # group k holds byte k of every 4-byte word, then (k < extra) one byte of the tail
+        words[:, k] = src[pos : pos + base]
+        if k < extra:
+            out[4 * base + k] = src[pos + base]
+        pos += base + (k < extra)
+    return out.tobytes()
 
 
 # --- reconstruction and dedup ------------------------------------------------------------------

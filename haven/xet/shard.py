@@ -239,6 +239,25 @@ def parse_shard(data: bytes | bytearray | memoryview) -> Shard:
     return Shard(tuple(files), tuple(infos), footer, cas_offset, reader.pos, total)
 
 
+def zero_unsent_footer(data: bytes | bytearray) -> bytes | bytearray:
+    """hf_xet before 1.3 uploads its shards cut before the footer but with the header still announcing one
+    (footer_size 200); later releases zero that field. Zero it for them too when the shard only parses
+    that way, so both are read alike; anything else is returned unchanged for parse_shard to judge."""
+    if len(data) < SHARD_HEADER_SIZE or struct.unpack_from("<Q", data, HASH_SIZE + 8)[0] != SHARD_FOOTER_SIZE:
+        return data
+    try:
+        parse_shard(data)
+        return data
+    except XetFormatError:
+        fixed = bytearray(data)
+        struct.pack_into("<Q", fixed, HASH_SIZE + 8, 0)
+    try:
+        parse_shard(fixed)
+    except XetFormatError:
+        return data
+    return fixed
+
+
 def _entry(h: bytes, fmt: str, *values: int) -> bytes:
     if len(h) != HASH_SIZE:
         raise ValueError("hashes are 32 bytes")
