@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from itertools import islice
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Request
@@ -98,17 +99,25 @@ async def paths_info(
     repo_type: str, namespace: str, name: str, revision: str, request: Request, hub: HubDep, actor: ActorDep
 ) -> JSON:
     """Serves get_paths_info (form-encoded `paths`; missing paths are left out)."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        data = await request.json()
-        paths, expand = list(data.get("paths", [])), bool(data.get("expand"))
-    else:
-        form = await request.form()
-        paths = [str(p) for p in form.getlist("paths")]
-        expand = truthy(str(form.get("expand", "false")))
+    paths, expand = _paths_request(request.headers.get("content-type", ""), await request.body())
     if len(paths) > MAX_PATHS:
         raise PayloadTooLarge(f"At most {MAX_PATHS} paths per request")
     return await run_in_threadpool(_paths_info, repo_type, namespace, name, revision, paths, expand, hub, actor)
+
+
+def _paths_request(content_type: str, body: bytes) -> tuple[list[str], bool]:
+    """Reads `paths` and `expand` from a JSON or form-encoded body (parsed here: no multipart dependency)."""
+    try:
+        if content_type.startswith("application/json"):
+            data = orjson.loads(body or b"{}")
+            paths, expand = data.get("paths", []), data.get("expand", False)
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise BadRequest("`paths` must be a list of strings")
+            return paths, bool(expand)
+        form = parse_qs(body.decode(), keep_blank_values=True, strict_parsing=False)
+    except (ValueError, AttributeError, UnicodeDecodeError) as exc:
+        raise BadRequest("Malformed paths-info body") from exc
+    return form.get("paths", []), truthy(form.get("expand", ["false"])[-1])
 
 
 def _paths_info(
