@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 from collections import defaultdict
@@ -32,7 +33,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import xet_client
-from common import GIB, check_disk, fmt_runs, haven, median, model_spec, tensor_bytes, write_safetensors
+from common import (
+    GIB,
+    check_disk,
+    dir_bytes,
+    fmt_runs,
+    haven,
+    median,
+    model_spec,
+    tensor_bytes,
+    write_safetensors,
+)
 
 PROBE = Path(__file__).resolve().parent / "probe"
 
@@ -71,21 +82,28 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(s) * 1_000_000 for s in args.sizes_mb.split(",")]
     check_disk(Path(tempfile.gettempdir()), int(max(sizes) * (2 * args.runs + 4)) + GIB // 4)
-    probe_log = Path(tempfile.mkdtemp(prefix="bench-probe-")) / "probe.jsonl"
+    probe_dir = Path(tempfile.mkdtemp(prefix="bench-probe-"))
+    try:
+        run(args, sizes, probe_dir / "probe.jsonl")
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, sizes: list[int], probe_log: Path) -> None:
     env = {"PYTHONPATH": str(PROBE), "HAVEN_BENCH_PROBE": str(probe_log)}
     small_changed = int(args.changed * min(sizes))
 
     # results[size][kind] -> list of per-run dicts
     results: dict[int, dict[str, list[dict[str, float]]]] = {}
+    actual: dict[int, int] = {}  # the file's real size (whole layers) per size asked for
     with haven(env=env) as hv:
-        xorbs = hv.server.data_dir / "xorbs" / "sha256"
 
-        def stored() -> int:
-            return sum(p.stat().st_size for p in xorbs.rglob("*") if p.is_file()) if xorbs.exists() else 0
+        def stored() -> int:  # xorbs (Xet) and blobs (LFS)
+            return sum(dir_bytes(hv.server.data_dir / d / "sha256") for d in ("xorbs", "blobs"))
 
         for n, size in enumerate(sizes):
             spec = model_spec(size)
-            total = sum(tensor_bytes(t) for t in spec)
+            total = actual[size] = sum(tensor_bytes(t) for t in spec)
             kinds = ["first", "changed", "small", "lfs"] if size == max(sizes) and len(sizes) > 1 else None
             kinds = kinds or ["first", "changed", "lfs"]
             results[size] = {k: [] for k in kinds}
@@ -119,7 +137,7 @@ def main() -> None:
                     row |= {"new_stored": stored() - before, **steps}
                     results[size][kind].append(row)
                     print(
-                        f"{tag} {kind:8s} {out['seconds']:6.2f}s  new xorb bytes {row['new_stored'] / 1e6:7.1f} MB  "
+                        f"{tag} {kind:8s} {out['seconds']:6.2f}s  new bytes stored {row['new_stored'] / 1e6:7.1f} MB  "
                         f"server: xorbs {steps['store_xorb']:.2f}s, shard {steps['register_shard']:.2f}s "
                         f"(sha256 pass {steps['_sha256_of']:.2f}s over {steps['sha_bytes'] / 1e6:.0f} MB)",
                         flush=True,
@@ -138,7 +156,7 @@ def main() -> None:
                 return median([r.get(key, 0.0) for r in rows])
 
             print(
-                f"{size / 1e6:5.0f} MB {kind:8s} {med('changed') / 1e6:9.1f}   {fmt_runs(secs):34s} "
+                f"{actual[size] / 1e6:5.0f} MB {kind:8s} {med('changed') / 1e6:9.1f}   {fmt_runs(secs):34s} "
                 f"{median(secs) / first:5.2f}x  {med('new_stored') / 1e6:12.1f}  "
                 f"{med('store_xorb'):13.2f}  {med('register_shard'):7.2f}  ({med('_sha256_of'):5.2f})"
                 f"          {med('client_cpu'):6.2f}"
@@ -152,7 +170,7 @@ def main() -> None:
         xorb = median([r.get("store_xorb", 0.0) for r in rows])
         rest = secs - shard - xorb
         print(
-            f"  {size / 1e6:5.0f} MB: {secs:.2f}s = server shard registration {shard:.2f}s "
+            f"  {actual[size] / 1e6:5.0f} MB: {secs:.2f}s = server shard registration {shard:.2f}s "
             f"(sha256 pass {sha:.2f}s, {sha / secs:.0%} of the upload) + server xorb storage {xorb:.2f}s "
             f"+ client and the rest {rest:.2f}s"
         )
@@ -161,13 +179,17 @@ def main() -> None:
         t_lo = median([r["seconds"] for r in results[lo]["changed"]])
         t_small = median([r["seconds"] for r in results[hi]["small"]])
         t_hi = median([r["seconds"] for r in results[hi]["changed"]])
+        c_lo = median([r["changed"] for r in results[lo]["changed"]])
+        c_small = median([r["changed"] for r in results[hi]["small"]])
+        c_hi = median([r["changed"] for r in results[hi]["changed"]])
         print(
-            f"\nSame changed bytes ({small_changed / 1e6:.0f} MB), file {hi / lo:.0f}x larger: "
+            f"\n{c_lo / 1e6:.1f} MB changed in {actual[lo] / 1e6:.0f} MB -> {c_small / 1e6:.1f} MB changed in "
+            f"{actual[hi] / 1e6:.0f} MB ({actual[hi] / actual[lo]:.1f}x the file): "
             f"{t_lo:.2f}s -> {t_small:.2f}s ({t_small / t_lo:.2f}x)"
         )
         print(
-            f"Same file ({hi / 1e6:.0f} MB), {args.changed * hi / small_changed:.0f}x the changed bytes: "
-            f"{t_small:.2f}s -> {t_hi:.2f}s ({t_hi / t_small:.2f}x)"
+            f"Same {actual[hi] / 1e6:.0f} MB file, {c_small / 1e6:.1f} -> {c_hi / 1e6:.1f} MB changed "
+            f"({c_hi / c_small:.1f}x): {t_small:.2f}s -> {t_hi:.2f}s ({t_hi / t_small:.2f}x)"
         )
 
 

@@ -7,27 +7,29 @@ hard-linked into every venv that needs it: copying a 900 MB tree costs a second,
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TORCH = "torch==2.13.0"  # the CPU build on this machine's disk; a bare `torch` would download GBs of CUDA wheels
 MARKER = ".compat-ready"
 
 
 def venv_root() -> Path:
-    """Where the venvs live: $HAVEN_COMPAT_VENVS, else `compat-venvs` beside the checkout (outside the repo)."""
-    return Path(os.environ.get("HAVEN_COMPAT_VENVS") or REPO_ROOT.parent / "compat-venvs")
+    """Where the venvs live: $HAVEN_COMPAT_VENVS, else ~/.cache/haven/compat-venvs: outside the repository, and
+    the same for every checkout on the machine, so CI's fresh clones reuse what an earlier run built."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "haven" / "compat-venvs"
+    return Path(os.environ.get("HAVEN_COMPAT_VENVS") or default)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,19 @@ class Generation:
 
 
 HUB_CI = ("create_repo", "upload", "download")
-HUB_SCENARIOS = ("create_repo", "upload", "download", "list_search", "refs_commits", "pull_request", "private", "cli", "hffs", "legacy_repository")
+HUB_SCENARIOS = (
+    "create_repo",
+    "upload",
+    "upload_large_folder",
+    "download",
+    "list_search",
+    "refs_commits",
+    "pull_request",
+    "private",
+    "cli",
+    "hffs",
+    "legacy_repository",
+)
 
 
 def _hub(version: str, xet: str | None, name: str, *extra: str) -> list[Generation]:
@@ -94,9 +108,24 @@ GENERATIONS: list[Generation] = [
         scenarios=("transformers_model", "sentence_transformers_model"),
         ci=("transformers_model", "sentence_transformers_model"),
     ),
-    Generation("datasets-3", ("datasets==3.6.0", "huggingface_hub==0.36.2", "hf_xet==1.1.10"), scenarios=DATASETS, ci=("datasets_load",)),
-    Generation("datasets-4", ("datasets==4.8.5", "huggingface_hub==1.33.0", "hf_xet==1.6.0"), scenarios=DATASETS, ci=("datasets_load",)),
-    Generation("datasets-5", ("datasets==5.2.0", "huggingface_hub==2.4.0", "hf_xet==1.8.0"), scenarios=DATASETS, ci=("datasets_load",)),
+    Generation(
+        "datasets-3",
+        ("datasets==3.6.0", "huggingface_hub==0.36.2", "hf_xet==1.1.10"),
+        scenarios=DATASETS,
+        ci=("datasets_load",),
+    ),
+    Generation(
+        "datasets-4",
+        ("datasets==4.8.5", "huggingface_hub==1.33.0", "hf_xet==1.6.0"),
+        scenarios=DATASETS,
+        ci=("datasets_load",),
+    ),
+    Generation(
+        "datasets-5",
+        ("datasets==5.2.0", "huggingface_hub==2.4.0", "hf_xet==1.8.0"),
+        scenarios=DATASETS,
+        ci=("datasets_load",),
+    ),
     Generation("git", system=True, scenarios=("git_lfs",), ci=("git_lfs",)),
 ]
 BY_NAME = {g.name: g for g in GENERATIONS}
@@ -164,9 +193,33 @@ def _torch_seed(root: Path) -> Path:
     with _locked(seed):
         if not marker.exists() or marker.read_text() != TORCH:
             python = _new_venv(seed)
+            _torch_from_main(_site_packages(seed))  # then pip only adds torch's small dependencies
             _pip(python, "install", "-q", TORCH, log=root / "_torch-seed.log")
             marker.write_text(TORCH)
     return _site_packages(seed)
+
+
+def _torch_from_main(site: Path) -> None:
+    """Link the running interpreter's torch into `site` when it is the pinned release (the main venv has it):
+    its installed files, dist-info included, so pip sees it installed. Copies across file systems."""
+    try:
+        dist = importlib.metadata.distribution("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    if dist.version.split("+")[0] != TORCH.split("==")[1]:
+        return
+    for name in dist.files or []:
+        src = Path(str(dist.locate_file(name)))
+        if name.parts[0] == ".." or not src.is_file():  # console scripts live outside site-packages
+            continue
+        dst = site / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dst)
+        except FileExistsError:
+            pass
+        except OSError:
+            shutil.copy2(src, dst)
 
 
 def _link_tree(src: Path, dst: Path) -> None:
@@ -207,6 +260,23 @@ def ensure(gen: Generation, root: Path | None = None) -> Path:
     return python
 
 
+def ensure_all(gens: list[Generation], jobs: int = 2) -> dict[str, Path]:
+    """Build (or reuse) several venvs, `jobs` at a time; the torch seed is built once, before the rest.
+    Returns the pythons of those that could be built; a failed build is reported on stderr (and raises again
+    when that generation's scenarios call `ensure`), so one broken generation does not stop the others."""
+    if any(g.torch for g in gens):
+        _torch_seed(venv_root())
+    ready: dict[str, Path] = {}
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = {pool.submit(ensure, g): g.name for g in gens}
+        for fut in concurrent.futures.as_completed(futures):
+            try:
+                ready[futures[fut]] = fut.result()
+            except (RuntimeError, subprocess.CalledProcessError) as e:
+                print(f"venv {futures[fut]} could not be built: {e}", file=sys.stderr)
+    return ready
+
+
 def installed(python: Path) -> dict[str, str]:
     """name -> version of what a venv holds (lower-case, `-` as `_`)."""
     code = (
@@ -220,9 +290,12 @@ def installed(python: Path) -> dict[str, str]:
 def main() -> None:
     """`python -m compat.generations [NAME...]`: build (or check) the venvs and print what each holds."""
     names = sys.argv[1:] or [g.name for g in GENERATIONS]
+    pythons = ensure_all([BY_NAME[n] for n in names])
     for name in names:
         gen = BY_NAME[name]
-        python = ensure(gen)
+        if name not in pythons:
+            continue
+        python = pythons[name]
         if gen.system:
             print(f"{name:16} {git_label()}")
             continue

@@ -13,21 +13,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat.generations import Generation, ensure, installed
+from compat.generations import HUB_SCENARIOS, Generation, ensure, installed
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 MARKER = "COMPAT-RESULT:"
 ORDER = (
-    "create_repo",
-    "upload",
-    "download",
-    "list_search",
-    "refs_commits",
-    "pull_request",
-    "private",
-    "cli",
-    "hffs",
-    "legacy_repository",
+    *HUB_SCENARIOS,
     "transformers_model",
     "sentence_transformers_model",
     "datasets_load",
@@ -108,7 +99,13 @@ def seed(endpoint: str, tokens: dict[str, str], read_tokens: dict[str, str], wor
         env = base_env(endpoint, work / "seed-home")
         if not xet:
             env["HF_HUB_DISABLE_XET"] = "1"
-        cmd = [sys.executable, str(Path(__file__).with_name("seed.py")), str(manifest), "--users", str(work / "users.json")]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).with_name("seed.py")),
+            str(manifest),
+            "--users",
+            str(work / "users.json"),
+        ]
         proc = subprocess.run([*cmd, *(["--xet"] if xet else [])], env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"seeding failed (xet={xet}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")

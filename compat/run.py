@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python compat/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compat.generations import BY_NAME, GENERATIONS, Generation, ensure, git_label, venv_root
+from compat.generations import BY_NAME, GENERATIONS, Generation, ensure_all, git_label, venv_root
 from compat.harness import Result, Scenario, applies, packages_of, run_cell, scenarios, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,7 @@ BEGIN, END = "<!-- compat-matrix:begin -->", "<!-- compat-matrix:end -->"
 SHORT = {
     "create_repo": "create",
     "upload": "upload",
+    "upload_large_folder": "large folder",
     "download": "download",
     "list_search": "list",
     "refs_commits": "refs",
@@ -56,11 +58,12 @@ def versions(gen: Generation, have: dict[str, str]) -> str:
 
 
 def table(gens: list[Generation], scns: list[Scenario], have: dict[str, dict], results: dict) -> tuple[str, list[str]]:
-    """The markdown matrix (a row per generation) and the numbered notes its cells point to."""
+    """The markdown matrix (a row per generation) and the numbered notes its cells point to; generations
+    failing or skipping a scenario for the same reason share one note."""
     cols = [s for s in scns if any((g.name, s.name) in results for g in gens)]
     lines = ["| generation | versions | " + " | ".join(SHORT.get(s.name, s.name) for s in cols) + " |"]
     lines.append("|---|---|" + "---|" * len(cols))
-    notes: list[str] = []
+    notes: dict[tuple[str, str, str], list[str]] = {}
     for gen in gens:
         cells = []
         for scn in cols:
@@ -70,10 +73,12 @@ def table(gens: list[Generation], scns: list[Scenario], have: dict[str, dict], r
             elif res.status == "pass":
                 cells.append("pass")
             else:
-                notes.append(f"{gen.name} / {scn.name}: {res.status}: {res.reason}")
-                cells.append(f"{res.status} [{len(notes)}]")
+                key = (scn.name, res.status, res.reason)
+                notes.setdefault(key, []).append(gen.name)
+                cells.append(f"{res.status} [{list(notes).index(key) + 1}]")
         lines.append(f"| {gen.name} | {versions(gen, have[gen.name])} | " + " | ".join(cells) + " |")
-    return "\n".join(lines), notes
+    texts = [f"{scn} ({status}; {', '.join(names)}): {reason}" for (scn, status, reason), names in notes.items()]
+    return "\n".join(lines), texts
 
 
 def render(gens, scns, have, results, seconds: float) -> str:
@@ -127,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="write MATRIX.md and README.md after a partial run")
     parser.add_argument("--no-write", action="store_true", help="never write MATRIX.md or README.md")
+    parser.add_argument("--keep", action="store_true", help="keep the server's data and the logs")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
     gens = [g for g in GENERATIONS if not args.generations or g.name in args.generations]
@@ -140,39 +146,47 @@ def main(argv: list[str] | None = None) -> int:
     full = not (args.generations or args.scenarios or args.ci)
     started = time.monotonic()
     print(f"venvs under {venv_root()}", file=sys.stderr, flush=True)
-    have: dict[str, dict[str, str]] = {}
-    for gen in gens:
-        t = time.monotonic()
-        ensure(gen)
-        have[gen.name] = packages_of(gen)
-        print(f"  {gen.name:16} ready ({time.monotonic() - t:.0f} s)", file=sys.stderr, flush=True)
-    cells = [
-        (g, s)
+    ready = ensure_all(gens, args.jobs)
+    have = {gen.name: packages_of(gen) if gen.name in ready else {} for gen in gens}
+    broken = {
+        (g.name, s.name): Result("fail", f"its venv could not be built: see {venv_root() / (g.name + '.log')}")
         for g in gens
+        if g.name not in ready
         for s in scns
-        if applies(s, g, have[g.name]) and (not args.ci or s.name in g.ci)
-    ]
+        if s.name in (g.ci if args.ci else g.scenarios or ())
+    }
+    print(f"  {len(gens)} venvs ready ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+    cells = [(g, s) for g in gens for s in scns if applies(s, g, have[g.name]) and (not args.ci or s.name in g.ci)]
     hub = start_hub()
     try:
         work = hub.server.data_dir.parent / "compat"
         ctx = seed(hub.url, hub.tokens, hub.read_tokens, work)
         print(f"haven at {hub.url}, work dir {work}; {len(cells)} runs", file=sys.stderr, flush=True)
-        results: dict[tuple[str, str], Result] = {}
+        results: dict[tuple[str, str], Result] = dict(broken)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = {pool.submit(run_cell, ctx, g, s): (g.name, s.name) for g, s in cells}
             for fut in concurrent.futures.as_completed(futures):
                 key = futures[fut]
                 res = results[key] = fut.result()
-                print(f"  {key[0]:16} {key[1]:28} {res.status:5} {res.seconds:5.0f} s  {res.reason[:150]}", file=sys.stderr, flush=True)
+                print(
+                    f"  {key[0]:16} {key[1]:28} {res.status:5} {res.seconds:5.0f} s  {res.reason[:150]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         hub.server.stop()
+    failed = any(r.status == "fail" for r in results.values())
+    if failed or args.keep:
+        print(f"logs kept under {work / 'logs'}", file=sys.stderr)
+    else:
+        shutil.rmtree(hub.server.data_dir.parent, ignore_errors=True)
     matrix = render(gens, scns, have, results, time.monotonic() - started)
     print(matrix)
     if (full or args.write) and not args.no_write:
         MATRIX.write_text(matrix)
         sync_readme(matrix)
         print(f"wrote {MATRIX.relative_to(ROOT)} and README.md", file=sys.stderr)
-    return 1 if any(r.status == "fail" for r in results.values()) else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -85,7 +85,9 @@ def served(api: Any, repo_id: str, path: str, revision: str) -> str:
 
 
 def rows(n: int, offset: int = 0) -> list[dict[str, Any]]:
-    return [{"id": offset + i, "text": f"row {offset + i}, with a comma", "score": (offset + i) * 0.5} for i in range(n)]
+    return [
+        {"id": offset + i, "text": f"row {offset + i}, with a comma", "score": (offset + i) * 0.5} for i in range(n)
+    ]
 
 
 def to_csv(data: list[dict[str, Any]]) -> bytes:
@@ -117,7 +119,10 @@ def seed_datasets(api: Any, uid: str) -> dict[str, Any]:
     api.create_tag(csv_id, tag="v1", revision=first, repo_type="dataset")
     grown = rows(15)
     commit(api, csv_id, {"data/train.csv": to_csv(grown)}, "more rows", repo_type="dataset")
-    out["csv"] = {"repo_id": csv_id, "revisions": {"v1": {"train": train, "test": test}, "main": {"train": grown, "test": test}}}
+    out["csv"] = {
+        "repo_id": csv_id,
+        "revisions": {"v1": {"train": train, "test": test}, "main": {"train": grown, "test": test}},
+    }
     pq_id = f"alice/compat-parquet-{uid}"
     api.create_repo(pq_id, repo_type="dataset")
     files = {

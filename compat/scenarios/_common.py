@@ -130,7 +130,9 @@ def http(method: str, path: str, *, token: str | None = None, body: bytes | None
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
 
 
-def fetch_sha256(repo_id: str, path: str, revision: str = "main", *, repo_type: str = "model", token: str | None = None):
+def fetch_sha256(
+    repo_id: str, path: str, revision: str = "main", *, repo_type: str = "model", token: str | None = None
+):
     """sha256 of a file as the hub serves it over plain HTTP, independent of the client under test."""
     prefix = {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type]
     rev = urllib.request.quote(revision, safe="")

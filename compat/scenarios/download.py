@@ -29,7 +29,10 @@ def main() -> None:
         cache = WORK / f"cache-{kind}"
         for rev_name in ("main", "v1", "dev"):
             rev = revs[rev_name]
-            for label, revision in ((rev_name, None if rev_name == "main" else rev_name), (f"{rev_name}@sha", rev["sha"])):
+            for label, revision in (
+                (rev_name, None if rev_name == "main" else rev_name),
+                (f"{rev_name}@sha", rev["sha"]),
+            ):
                 for name in ("config.json", "large.bin"):
                     step(f"{kind}: hf_hub_download {name} revision={label}")
                     path = call(hf_hub_download, repo_id, name, revision=revision, cache_dir=str(cache))
@@ -55,11 +58,33 @@ def main() -> None:
         again = call(hf_hub_download, repo_id, "large.bin", cache_dir=str(cache))
         check(sha256_file(again) == revs["main"]["files"]["large.bin"], "cached large.bin differs")
         step(f"{kind}: missing file")
-        raises(("EntryNotFoundError", "RemoteEntryNotFoundError"), call, hf_hub_download, repo_id, "nope.txt", cache_dir=str(cache))
+        raises(
+            ("EntryNotFoundError", "RemoteEntryNotFoundError"),
+            call,
+            hf_hub_download,
+            repo_id,
+            "nope.txt",
+            cache_dir=str(cache),
+        )
         step(f"{kind}: missing revision")
-        raises(("RevisionNotFoundError",), call, hf_hub_download, repo_id, "config.json", revision="no-such-branch", cache_dir=str(cache))
+        raises(
+            ("RevisionNotFoundError",),
+            call,
+            hf_hub_download,
+            repo_id,
+            "config.json",
+            revision="no-such-branch",
+            cache_dir=str(cache),
+        )
         step(f"{kind}: missing repo")
-        raises(("RepositoryNotFoundError",), call, hf_hub_download, repo_id + "-missing", "config.json", cache_dir=str(cache))
+        raises(
+            ("RepositoryNotFoundError",),
+            call,
+            hf_hub_download,
+            repo_id + "-missing",
+            "config.json",
+            cache_dir=str(cache),
+        )
 
 
 if __name__ == "__main__":

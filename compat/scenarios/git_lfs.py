@@ -12,7 +12,22 @@ import shutil
 import subprocess
 import urllib.parse
 
-from _common import ENDPOINT, UID, WORK, check, fetch_sha256, fixtures, http, note, run, sha256_bytes, sha256_file, step, token, Skip
+from _common import (
+    ENDPOINT,
+    UID,
+    WORK,
+    Skip,
+    check,
+    fetch_sha256,
+    fixtures,
+    http,
+    note,
+    run,
+    sha256_bytes,
+    sha256_file,
+    step,
+    token,
+)
 
 HOME = WORK / "git-home"
 ENV = {
@@ -70,7 +85,9 @@ def main() -> None:
 
     priv = fx["private"]
     step("clone a private repo without credentials")
-    check(git("clone", "-q", url(priv["repo_id"]), str(WORK / "p0"), ok=False).returncode != 0, "anonymous clone worked")
+    check(
+        git("clone", "-q", url(priv["repo_id"]), str(WORK / "p0"), ok=False).returncode != 0, "anonymous clone worked"
+    )
     step("clone a private repo with a token")
     git("clone", "-q", url(priv["repo_id"], token("alice", read=True)), str(WORK / "p1"))
     check(sha256_file(WORK / "p1" / "weights.bin") == priv["files"]["weights.bin"], "private weights.bin differs")

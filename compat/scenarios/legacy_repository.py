@@ -21,7 +21,9 @@ def main() -> None:
     create_repo(api, repo_id)
     step("Repository(clone_from=...)")
     local = WORK / "legacy"
-    repo = Repository(str(local), clone_from=repo_id, token=token("alice"), git_user="Compat", git_email="c@example.org")
+    repo = Repository(
+        str(local), clone_from=repo_id, token=token("alice"), git_user="Compat", git_email="c@example.org"
+    )
     step("lfs_track + push_to_hub")
     repo.lfs_track(["*.bin"])
     blob = random.Random(UID).randbytes(11 * 1024 * 1024)

@@ -55,7 +55,10 @@ def main() -> None:
     check(api.model_info(lfs, revision="v1").sha == v1["sha"], "model_info(revision=v1) sha")
     step("list_repo_files")
     check(set(api.list_repo_files(lfs)) == set(main["files"]), "list_repo_files differs")
-    check(set(api.list_repo_files(lfs, revision="dev")) == set(fx["models"]["lfs"]["revisions"]["dev"]["files"]), "dev files")
+    check(
+        set(api.list_repo_files(lfs, revision="dev")) == set(fx["models"]["lfs"]["revisions"]["dev"]["files"]),
+        "dev files",
+    )
     step("list_repo_tree recursive")
     if hasattr(api, "list_repo_tree"):
         entries = list(call(api.list_repo_tree, lfs, recursive=True))

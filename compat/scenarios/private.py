@@ -36,7 +36,9 @@ def main() -> None:
     path = call(hf_hub_download, org["repo_id"], "weights.bin", token=token("carol"), cache_dir=cache + "carol")
     check(sha256_file(path) == org["files"]["weights.bin"], "org weights.bin differs")
     step("org private repo: a non-member cannot")
-    raises(NOT_FOUND, call, hf_hub_download, org["repo_id"], "config.json", token=token("bob"), cache_dir=cache + "bob2")
+    raises(
+        NOT_FOUND, call, hf_hub_download, org["repo_id"], "config.json", token=token("bob"), cache_dir=cache + "bob2"
+    )
     step("org private repo: a reader member cannot write")
     raises(
         ("HfHubHTTPError", "HTTPError"),

@@ -1,6 +1,8 @@
 """Branches, tags, commit history and parent_commit checks on a fresh repository."""
 # requires: huggingface_hub
 
+from pathlib import Path
+
 from _common import (
     UID,
     WORK,
@@ -54,8 +56,16 @@ def main() -> None:
     cache = str(WORK / "cache")
     for rev in ("feature/x", "v1.0", first):
         path = call(hf_hub_download, repo_id, "a.txt", revision=rev, cache_dir=cache)
-        check(open(path, "rb").read() == b"a\n", f"a.txt@{rev}")
-        raises(("EntryNotFoundError", "RemoteEntryNotFoundError"), call, hf_hub_download, repo_id, "b.txt", revision=rev, cache_dir=cache)
+        check(Path(path).read_bytes() == b"a\n", f"a.txt@{rev}")
+        raises(
+            ("EntryNotFoundError", "RemoteEntryNotFoundError"),
+            call,
+            hf_hub_download,
+            repo_id,
+            "b.txt",
+            revision=rev,
+            cache_dir=cache,
+        )
     step("commit to the branch")
     on_branch = upload(api, repo_id, "c.txt", b"c\n", revision="feature/x", commit_message="on the branch")
     check(fetch_sha256(repo_id, "c.txt", "feature/x") == sha256_bytes(b"c\n"), "c.txt on feature/x")
@@ -68,7 +78,15 @@ def main() -> None:
     third = call(api.create_commit, repo_id, operations=op, commit_message="with parent", parent_commit=second).oid
     step("create_commit with a stale parent_commit")
     op = [CommitOperationAdd(path_in_repo="e.txt", path_or_fileobj=b"e\n")]
-    raises(("HfHubHTTPError", "HTTPError"), call, api.create_commit, repo_id, operations=op, commit_message="stale", parent_commit=second)
+    raises(
+        ("HfHubHTTPError", "HTTPError"),
+        call,
+        api.create_commit,
+        repo_id,
+        operations=op,
+        commit_message="stale",
+        parent_commit=second,
+    )
     check(api.model_info(repo_id).sha == third, "a stale parent moved main")
 
     step("delete_tag and delete_branch")
@@ -76,7 +94,9 @@ def main() -> None:
     api.delete_branch(repo_id, branch="feature/x")
     refs = api.list_repo_refs(repo_id)
     check({b.name for b in refs.branches} == {"main"} and {t.name for t in refs.tags} == {"latest"}, f"refs {refs}")
-    raises(("RevisionNotFoundError",), call, hf_hub_download, repo_id, "a.txt", revision="v1.0", cache_dir=str(WORK / "c2"))
+    raises(
+        ("RevisionNotFoundError",), call, hf_hub_download, repo_id, "a.txt", revision="v1.0", cache_dir=str(WORK / "c2")
+    )
 
 
 if __name__ == "__main__":

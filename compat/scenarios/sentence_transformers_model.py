@@ -18,7 +18,9 @@ def main() -> None:
     step("build a SentenceTransformer locally")
     build(WORK / "bert")
     encoder = models.Transformer(str(WORK / "bert"), max_seq_length=32)
-    st = SentenceTransformer(modules=[encoder, models.Pooling(encoder.get_word_embedding_dimension(), "mean")], device="cpu")
+    st = SentenceTransformer(
+        modules=[encoder, models.Pooling(encoder.get_word_embedding_dimension(), "mean")], device="cpu"
+    )
     local = WORK / "st"
     st.save(str(local))
     expected = SentenceTransformer(str(local), device="cpu").encode(SENTENCES)

@@ -84,7 +84,9 @@ def main() -> None:
     tokenizer.push_to_hub(repo_id, commit_message="tokenizer")
     api = hub_api()
     files = set(api.list_repo_files(repo_id))
-    check({"config.json", "tokenizer.json"} <= files and any(f.endswith(".safetensors") for f in files), f"files {files}")
+    check(
+        {"config.json", "tokenizer.json"} <= files and any(f.endswith(".safetensors") for f in files), f"files {files}"
+    )
     api.create_tag(repo_id, tag="v1")
 
     step("from_pretrained from the hub")

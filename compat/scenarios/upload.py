@@ -105,14 +105,6 @@ def main() -> None:
         check(not any(n.startswith("copy/") for n in api.list_repo_files(repo_id)), "copy/ still listed")
     os.remove(big)
 
-    step("upload_large_folder")
-    if hasattr(api, "upload_large_folder"):
-        third = f"alice/compat-upload3-{UID}"
-        create_repo(api, third)
-        call(api.upload_large_folder, repo_id=third, folder_path=str(folder), repo_type="model", num_workers=2)
-        for path, data in files.items():
-            check(fetch_sha256(third, path) == sha256_bytes(data), f"upload_large_folder: {path} differs")
-
 
 if __name__ == "__main__":
     run(main)
