@@ -42,3 +42,13 @@ class XetDedupChunk(Base):
 
     chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     xorb_hash: Mapped[str] = mapped_column(String(64))
+
+
+class XetFileXorb(Base):
+    """Which xorbs a file's terms read. A dedup hit on one xorb answers with its neighbours through this: the
+    other xorbs of the files that read it, which is where the next version of such a file finds its chunks."""
+
+    __tablename__ = "xet_file_xorbs"
+
+    xorb_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

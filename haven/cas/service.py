@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haven.cas.layout import ChunkLayout, FileTerm, pack_layout, pack_terms, unpack_layout, unpack_terms
-from haven.cas.models import XetDedupChunk, XetFile, XetXorb
+from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.cas.tokens import CasGrant
 from haven.errors import BadRequest, NotFound, PayloadTooLarge, RangeNotSatisfiable
 from haven.hub import Hub
@@ -165,6 +165,7 @@ def _insert_file(
         with hub.db.write() as session:
             session.add(XetFile(hash=file_id, size=size, sha256=sha256, terms=packed))
             session.flush()
+            session.add_all(XetFileXorb(xorb_hash=x, file_hash=file_id) for x in sorted({t.xorb for t in terms}))
             if first is not None:
                 _index_dedup(session, {hash_to_hex(known[first.xorb].hashes[first.start])}, first.xorb)
     except IntegrityError:
@@ -344,13 +345,42 @@ def plan(hub: Hub, info: XetFileInfo, byte_range: tuple[int, int] | None) -> tup
     return offset, out, known
 
 
+# A dedup answer carries the hit xorb and its neighbours: the other xorbs read by the newest files that read
+# it. A fine-tune's small xorbs rarely hold a globally eligible chunk of their own, so without the neighbours
+# a client with an empty cache would find the base model's xorbs but send every earlier fine-tune's changes again.
+DEDUP_FILES = 8
+DEDUP_XORBS = 64
+
+
 def dedup_shard(hub: Hub, chunk: str, hmac_key: bytes) -> bytes:
     with hub.db.read() as session:
         row = session.get(XetDedupChunk, check_hash(chunk))
         if row is None:
             raise NotFound("Chunk not tracked for deduplication")
-        xorb = session.get(XetXorb, row.xorb_hash)
-    assert xorb is not None
-    layout = unpack_layout(xorb.layout, xorb.size)
-    info = cas_info_for_chunks(hex_to_hash(xorb.hash), layout.pairs(), num_bytes_on_disk=xorb.size)
-    return dedup_response_shard([info], hmac_key)
+        xorbs = [row.xorb_hash, *_neighbours(session, row.xorb_hash)]
+        rows = {x.hash: x for x in session.scalars(select(XetXorb).where(XetXorb.hash.in_(xorbs)))}
+    infos = []
+    for xorb in (rows[h] for h in xorbs if h in rows):
+        layout = unpack_layout(xorb.layout, xorb.size)
+        infos.append(cas_info_for_chunks(hex_to_hash(xorb.hash), layout.pairs(), num_bytes_on_disk=xorb.size))
+    return dedup_response_shard(infos, hmac_key)
+
+
+def _neighbours(session: Session, xorb: str) -> list[str]:
+    """Up to DEDUP_XORBS - 1 other xorbs of the newest DEDUP_FILES files that read `xorb`, newest file first."""
+    files = (
+        select(XetFileXorb.file_hash)
+        .join(XetFile, XetFile.hash == XetFileXorb.file_hash)
+        .where(XetFileXorb.xorb_hash == xorb)
+        .order_by(XetFile.created_at.desc(), XetFile.hash)
+        .limit(DEDUP_FILES)
+    )
+    found: list[str] = []
+    for file_hash in session.scalars(files).all():
+        others = session.scalars(select(XetFileXorb.xorb_hash).where(XetFileXorb.file_hash == file_hash)).all()
+        for other in others:
+            if other != xorb and other not in found:
+                found.append(other)
+                if len(found) >= DEDUP_XORBS - 1:
+                    return found
+    return found

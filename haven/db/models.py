@@ -1,7 +1,7 @@
 """Imports every model so the metadata Alembic sees is complete."""
 
-from haven.auth.models import Account, Membership, Token
-from haven.cas.models import XetDedupChunk, XetFile, XetXorb
+from haven.auth.models import Account, Membership, Token, WebSession
+from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.repos.models import LfsObject, Like, Repo, RepoTag
 
 __all__ = [
@@ -12,7 +12,9 @@ __all__ = [
     "Repo",
     "RepoTag",
     "Token",
+    "WebSession",
     "XetDedupChunk",
     "XetFile",
+    "XetFileXorb",
     "XetXorb",
 ]

@@ -131,16 +131,20 @@ def test_upload_then_read_back_every_way(hub: Hub) -> None:
             one = {"terms": batch["files"][file_id], "fetch_info": batch["fetch_info"], "offset_into_first_range": 0}
             assert reassemble(rd.client, one) == f.data
 
-        # Global dedup: A's first chunk names A's first xorb, its chunk hashes keyed with the footer's HMAC key.
+        # Global dedup: A's first chunk names A's first xorb, then the other xorbs of the files reading it (A and
+        # B), every chunk hash keyed with the footer's HMAC key.
         first = hash_to_hex(chunk_hash(a.xorbs[0].chunks[0]))
+        expected = {x.raw_hash: x for x in (*a.xorbs, b.xorbs[0])}
         for prefix in ("default", "default-merkledb"):
             r = rd.call("GET", f"/v1/chunks/{prefix}/{first}")
             assert r.status_code == 200
             shard = parse_shard(r.content)
             assert shard.files == () and shard.hmac_key is not None
-            [info] = shard.cas_infos
-            assert info.cas_hash == a.xorbs[0].raw_hash
-            assert [c.chunk_hash for c in info.chunks] == [hmac_hash(shard.hmac_key, h) for h, _ in a.xorbs[0].pairs]
+            assert shard.cas_infos[0].cas_hash == a.xorbs[0].raw_hash
+            assert sorted(i.cas_hash for i in shard.cas_infos) == sorted(expected)
+            for info in shard.cas_infos:
+                xorb = expected[info.cas_hash]
+                assert [c.chunk_hash for c in info.chunks] == [hmac_hash(shard.hmac_key, h) for h, _ in xorb.pairs]
         assert rd.call("GET", f"/v1/chunks/default/{hash_to_hex(chunk_hash(b'never stored'))}").status_code == 404
 
     # Clients without Xet: /resolve rebuilds the bytes, ranges included.
