@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -147,4 +148,9 @@ class Postgres:
 
 
 def tempdir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
+    """A directory removed when the test process exits (kept with HAVEN_KEEP_TEST_DATA=1, for post-mortems):
+    servers' data dirs hold gigabytes after a full run."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if not os.environ.get("HAVEN_KEEP_TEST_DATA"):
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path

@@ -39,12 +39,7 @@ def delete_branch(hub: Hub, ref: RepoRef, branch: str) -> None:
     check_revision(branch)
     if branch == DEFAULT_BRANCH:
         raise BadRequest(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
-    name = f"refs/heads/{branch}"
-    with repo_lock(ref.path):
-        current = ref.git.ref(name)
-        if current is None:
-            raise RevisionNotFound(f"Invalid rev id: {branch}")
-        ref.git.delete_ref(name, current)
+    _delete_ref(ref, f"refs/heads/{branch}", branch)
 
 
 def create_tag(hub: Hub, ref: RepoRef, tag: str, revision: str, message: str | None) -> None:
@@ -59,11 +54,14 @@ def create_tag(hub: Hub, ref: RepoRef, tag: str, revision: str, message: str | N
 
 def delete_tag(hub: Hub, ref: RepoRef, tag: str) -> None:
     check_revision(tag)
-    name = f"refs/tags/{tag}"
+    _delete_ref(ref, f"refs/tags/{tag}", tag)
+
+
+def _delete_ref(ref: RepoRef, name: str, shown: str) -> None:
     with repo_lock(ref.path):
         current = ref.git.ref(name)
         if current is None:
-            raise RevisionNotFound(f"Invalid rev id: {tag}")
+            raise RevisionNotFound(f"Invalid rev id: {shown}")
         ref.git.delete_ref(name, current)
 
 
