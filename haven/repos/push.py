@@ -11,7 +11,9 @@ uploaded to this repository. Ref rules: only branches and tags, never refs/pr/*,
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,6 +248,7 @@ def after_push(hub: Hub, ref: RepoRef, before: dict[str, str]) -> None:
 
     Under the repository lock, from the refs as they are now: whatever order pushes and API commits end
     in, the last one to record leaves the metadata describing the current head."""
+    sweep_quarantines(ref.path)
     with repo_lock(ref.path):
         now = ref.git.refs()
         changed = sorted(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
@@ -256,3 +259,24 @@ def after_push(hub: Hub, ref: RepoRef, before: dict[str, str]) -> None:
             after_commit(hub, ref, main, now[main], {})
         else:
             after_commit(hub, ref, changed[0], now.get(changed[0], ZERO), {})
+
+
+STALE_QUARANTINE = 24 * 3600  # seconds since anything in it was written
+
+
+def sweep_quarantines(repo: Path, now: float | None = None) -> list[Path]:
+    """Remove the quarantine dirs of pushes that died without cleaning up (receive-pack killed with -9).
+
+    git removes its own quarantine on every normal exit; one whose newest file is a day old belongs to no
+    running push (a receiving pack file is written to continuously), so it only holds unreferenced objects."""
+    now = time.time() if now is None else now
+    removed = []
+    for path in (repo / "objects").glob("tmp_objdir-incoming-*"):
+        try:
+            newest = max([path.stat().st_mtime, *(p.stat().st_mtime for p in path.rglob("*"))])
+        except FileNotFoundError:  # git finished with it meanwhile
+            continue
+        if now - newest > STALE_QUARANTINE:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

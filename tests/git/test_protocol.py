@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import socket
+import subprocess
 import time
 import zlib
 from collections.abc import Iterator
@@ -72,6 +74,38 @@ def test_interrupted_push_leaves_refs_unchanged(sqlite_hub: Hub, git: Git, tmp_p
     # The whole request, sent again, goes through.
     r = httpx.post(f"{hub.url}/{repo_id}/git-receive-pack", content=body, headers=RECEIVE, auth=_auth(hub))
     assert r.status_code == 200 and b"unpack ok" in r.content and b"ok refs/heads/main" in r.content
+
+
+def test_a_dead_pushs_quarantine_is_swept_by_a_later_push(sqlite_hub: Hub, git: Git, tmp_path: Path) -> None:
+    """receive-pack killed with -9 leaves objects/tmp_objdir-incoming-*; the next push to the repository removes
+    such a dir once nothing in it was written for a day, and leaves a younger one (a push still receiving)."""
+    hub = sqlite_hub
+    repo_id = _repo(hub)
+    objects = _storage(hub, repo_id) / "objects"
+    stale, live = objects / "tmp_objdir-incoming-dead01", objects / "tmp_objdir-incoming-live01"
+    for d in (stale, live):
+        (d / "pack").mkdir(parents=True)
+        (d / "pack" / "tmp_pack_x").write_bytes(b"PACK")
+    day_ago = time.time() - 25 * 3600
+    for p in (stale, stale / "pack", stale / "pack" / "tmp_pack_x"):
+        os.utime(p, (day_ago, day_ago))
+    try:
+        body, _, _ = _push_body(git, hub, repo_id, tmp_path / "w", 1000)
+        r = httpx.post(f"{hub.url}/{repo_id}/git-receive-pack", content=body, headers=RECEIVE, auth=_auth(hub))
+        assert r.status_code == 200 and b"ok refs/heads/main" in r.content
+        assert not stale.exists() and live.exists()
+    finally:
+        shutil.rmtree(live, ignore_errors=True)  # other tests here check that no quarantine is left
+
+
+def _storage(hub: Hub, repo_id: str) -> Path:
+    """The bare repository holding `repo_id` (storage keys are opaque): the one whose main is its head."""
+    head = hub.api("alice").repo_info(repo_id).sha
+    for path in hub.server.data_dir.glob("repos/*/*.git"):
+        main = subprocess.run(["git", "-C", str(path), "rev-parse", "refs/heads/main"], capture_output=True, text=True)
+        if main.stdout.strip() == head:
+            return path
+    raise AssertionError(f"no storage holds {repo_id}")
 
 
 def test_corrupt_pack_is_refused(sqlite_hub: Hub, git: Git, tmp_path: Path) -> None:
