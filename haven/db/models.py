@@ -1,6 +1,6 @@
 """Imports every model so the metadata Alembic sees is complete."""
 
-from haven.auth.models import Account, Membership, Token, WebSession
+from haven.auth.models import Account, Membership, Token
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.repos.models import LfsObject, Like, Repo, RepoTag
 
@@ -12,7 +12,6 @@ __all__ = [
     "Repo",
     "RepoTag",
     "Token",
-    "WebSession",
     "XetDedupChunk",
     "XetFile",
     "XetFileXorb",
