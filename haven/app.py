@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from haven import web
 from haven.api import errors, files, git, lfs, listing, repos, tree, upload, xet
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
@@ -36,6 +37,7 @@ class RequestIdMiddleware:
                 rid = value
                 break
         rid = rid or uuid.uuid4().hex.encode()
+        scope = {**scope, "haven.request_id": rid.decode("latin-1")}  # error pages show it
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     errors.install(app)
     for module in (repos, listing, upload, tree, lfs, xet, git, files):  # git before /resolve's catch-all
         app.include_router(module.router)
+    web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     )
     signed_url_ttl: int = Field(3600, description="Lifetime in seconds of signed upload and download URLs.")
     allow_anonymous_read: bool = Field(True, description="Whether public repositories are readable anonymously.")
+    allow_signup: bool = Field(True, description="Whether visitors may create accounts on the web sign-up page.")
+    session_days: int = Field(30, description="Lifetime in days of a web login session.")
 
     @property
     def sqlalchemy_url(self) -> str:

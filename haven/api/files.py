@@ -32,6 +32,10 @@ from haven.storage.local import OID_RE
 
 router = APIRouter()
 GET_HEAD = ["GET", "HEAD"]
+UNTRUSTED = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def _content_type(path: str) -> str:
@@ -60,7 +64,9 @@ def resolve(
     check_gate(ref, actor)
     hub.downloads.record(ref.type, ref.row.id, path)
     head = request.method == "HEAD"
-    headers = {"X-Repo-Commit": commit, "Content-Type": _content_type(path)}
+    # Repository files are untrusted: an HTML or SVG file opened from /resolve must not run script in the
+    # hub's origin (where the web UI's session lives), so it renders sandboxed, in an origin of its own.
+    headers = {"X-Repo-Commit": commit, "Content-Type": _content_type(path), **UNTRUSTED}
     if entry.pointer is None:
         headers["ETag"] = f'"{entry.oid}"'
         if head:  # the size is known without reading (and inflating) the blob
@@ -337,6 +343,7 @@ def blob_headers(oid: str, size: int, fields: dict[str, str]) -> dict[str, str]:
         "X-Linked-Size": str(size),
         "Content-Type": _content_type(fields["name"]),
         "Content-Disposition": f'attachment; filename="{_quote_filename(fields["name"])}"',
+        **UNTRUSTED,
         "Cache-Control": "private, max-age=3600, immutable",
     }
 

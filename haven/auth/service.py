@@ -84,6 +84,8 @@ def set_member(session: Session, org_name: str, user_name: str, role: str) -> No
     if member is None:
         session.add(Membership(org_id=org.id, user_id=user.id, role=role))
     else:
+        if member.role == "admin" and role != "admin":
+            _keep_an_admin(session, org.id)
         member.role = role
 
 
@@ -168,6 +170,44 @@ class Authenticator:
                 raise InvalidToken()
             token, user = row
             return load_actor(session, user, token.role, token.name)
+
+
+def list_tokens(session: Session, user_id: int) -> list[Token]:
+    """A user's tokens that still work, newest first (their secrets are not stored, so not shown)."""
+    return list(
+        session.scalars(
+            select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None)).order_by(Token.id.desc())
+        )
+    )
+
+
+def revoke_token_id(session: Session, user_id: int, token_id: int) -> bool:
+    """Revoke one of the user's own tokens by its id."""
+    row = session.get(Token, token_id)
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True
+
+
+def remove_member(session: Session, org_name: str, user_name: str) -> None:
+    org = get_account(session, org_name)
+    if org is None or org.kind != ORG:
+        raise NotFound(f"No organisation named {org_name!r}")
+    user = _user(session, user_name)
+    member = session.get(Membership, (org.id, user.id))
+    if member is None:
+        return
+    if member.role == "admin":
+        _keep_an_admin(session, org.id)
+    session.delete(member)
+
+
+def _keep_an_admin(session: Session, org_id: int) -> None:
+    """Refuse to remove or demote an organisation's last admin."""
+    admins = session.scalars(select(Membership).where(Membership.org_id == org_id, Membership.role == "admin"))
+    if len(list(admins)) <= 1:
+        raise BadRequest("An organisation keeps at least one admin")
 
 
 __all__ = ["ANONYMOUS", "Authenticator", "create_org", "create_token", "create_user"]

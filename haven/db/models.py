@@ -1,6 +1,6 @@
 """Imports every model so the metadata Alembic sees is complete."""
 
-from haven.auth.models import Account, Membership, Token
+from haven.auth.models import Account, Membership, Token, WebSession
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.repos.models import LfsObject, Like, Repo, RepoTag
 
@@ -12,6 +12,7 @@ __all__ = [
     "Repo",
     "RepoTag",
     "Token",
+    "WebSession",
     "XetDedupChunk",
     "XetFile",
     "XetFileXorb",
