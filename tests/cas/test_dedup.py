@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 
 from tests.cas._xet import OPS, Probe, new_repo, random_bytes, storage, xorb_dir_bytes, xorb_rows_bytes
@@ -13,6 +14,8 @@ from tests.clients._run import run_script
 from tests.conftest import Hub
 
 MB = 1024 * 1024
+# Seeds of this run only: other suites in the same session upload seeded random data to the same hub.
+SEED = random.SystemRandom().randrange(1 << 40) * 100
 SIZE = 20 * MB
 CHANGED = MB
 SLACK = 512 * 1024  # the chunks straddling each edit (at most 128 KiB each) are new too
@@ -27,10 +30,12 @@ def upload(hub: Hub, home: Path, repo_id: str, src: Path) -> tuple[str, int, int
 
 
 def test_a_small_change_stores_only_the_changed_bytes(sqlite_hub: Hub, xet_env: Probe, tmp_path: Path) -> None:
-    v1 = random_bytes(SIZE, 21)
+    v1 = random_bytes(SIZE, SEED + 21)
     v2 = bytearray(v1)
-    v2[7 * MB : 7 * MB + CHANGED] = random_bytes(CHANGED, 22)  # 1 MB rewritten in place
-    v3 = v1[: 12 * MB] + random_bytes(100_000, 23) + v1[12 * MB :]  # 100 kB inserted: later bytes shift, CDC resyncs
+    v2[7 * MB : 7 * MB + CHANGED] = random_bytes(CHANGED, SEED + 22)  # 1 MB rewritten in place
+    v3 = (
+        v1[: 12 * MB] + random_bytes(100_000, SEED + 23) + v1[12 * MB :]
+    )  # 100 kB inserted: later bytes shift, CDC resyncs
     versions = [bytes(v1), bytes(v2), bytes(v3)]
     for i, data in enumerate(versions):
         (tmp_path / f"v{i + 1}.bin").write_bytes(data)
@@ -69,11 +74,11 @@ def test_a_fresh_client_reuses_the_changes_of_every_earlier_version(
     """Fine-tunes pushed from different machines: v2 changes one region of v1, v3 keeps that change and changes
     another. v2's new xorb is small and may hold no globally eligible chunk, so v3's client can only learn of it
     from the answer to a chunk it shares with v1: the answer carries the xorbs of the files that read v1's."""
-    v1 = random_bytes(SIZE, 31)
+    v1 = random_bytes(SIZE, SEED + 31)
     v2 = bytearray(v1)
-    v2[3 * MB : 3 * MB + CHANGED] = random_bytes(CHANGED, 32)
+    v2[3 * MB : 3 * MB + CHANGED] = random_bytes(CHANGED, SEED + 32)
     v3 = bytearray(v2)
-    v3[15 * MB : 15 * MB + CHANGED] = random_bytes(CHANGED, 33)
+    v3[15 * MB : 15 * MB + CHANGED] = random_bytes(CHANGED, SEED + 33)
     repo_id = new_repo(sqlite_hub)
     stored = []
     for i, data in enumerate((v1, v2, v3)):

@@ -149,9 +149,12 @@ def test_private_dataset_needs_a_token(sqlite_hub: Hub, tmp_path: Path) -> None:
 
 
 def test_dataset_push_to_hub(sqlite_hub: Hub, tmp_path: Path) -> None:
+    # Rows unique to this call: tests/cas runs it again through Xet, and identical parquet files would
+    # already be stored (as LFS objects, from this run) and be served from there.
     repo_id = f"alice/pushed-{uuid.uuid4().hex[:8]}"
-    first = {"splits": {"train": TRAIN, "test": TEST}, "num_shards": {"train": 3}}
-    second = {"splits": {"train": TRAIN[:5], "test": TEST[:1]}}  # one shard each: the old three must go
+    train, test = ([{**row, "tag": row["tag"] + repo_id[-8:]} for row in rows] for rows in (TRAIN, TEST))
+    first = {"splits": {"train": train, "test": test}, "num_shards": {"train": 3}}
+    second = {"splits": {"train": train[:5], "test": test[:1]}}  # one shard each: the old three must go
     commits = run_script(
         sqlite_hub, "push_dataset.py", repo_id, json.dumps(first), json.dumps(second), home=tmp_path / "push-home"
     )
