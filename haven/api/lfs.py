@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from haven.api.common import lookup
 from haven.api.deps import ActorDep, HubDep
 from haven.api.errors import base_url
+from haven.api.limits import DRAIN
 from haven.api.responses import JSON
 from haven.api.upload import read_body
 from haven.auth.permissions import Permission
@@ -155,10 +156,8 @@ async def upload(request: Request, hub: HubDep) -> JSON:
     repo_id, oid, size, _ = _fields(request, "upload")
     writer = await run_in_threadpool(hub.blobs.writer)
     try:
-        async for chunk in request.stream():
-            if writer.size + len(chunk) > size:
-                raise BadRequest(f"More bytes than the announced size {size}")
-            writer.write(chunk)
+        if not await _receive(request, writer, size):
+            raise BadRequest(f"More bytes than the announced size {size}")
         writer.commit(oid, size)
     except BlobMismatch as e:
         raise BadRequest(str(e)) from None
@@ -167,6 +166,21 @@ async def upload(request: Request, hub: HubDep) -> JSON:
         raise
     await run_in_threadpool(lfs_service.link, hub, repo_id, oid, size)
     return JSON({})
+
+
+async def _receive(request: Request, writer: Any, limit: int) -> bool:
+    """Write the body into `writer`; False if it holds more than `limit` bytes. The excess is read and dropped
+    (up to limits.DRAIN), because clients send the whole body before reading the answer: refused at once,
+    they would see a reset connection instead of the 400."""
+    over = 0
+    async for chunk in request.stream():
+        if over or writer.size + len(chunk) > limit:
+            over += len(chunk)
+            if over > DRAIN:
+                break
+            continue
+        writer.write(chunk)
+    return not over
 
 
 @router.put("/_lfs/part")
@@ -181,10 +195,8 @@ async def upload_part(request: Request, hub: HubDep) -> JSON:
     except UploadInProgress as e:
         raise Conflict(str(e)) from None
     try:
-        async for chunk in request.stream():
-            if writer.size + len(chunk) > limit:
-                raise BadRequest("Part larger than the chunk size")
-            writer.write(chunk)
+        if not await _receive(request, writer, limit):
+            raise BadRequest("Part larger than the chunk size")
         writer.commit()
     except BaseException:
         writer.abort()
