@@ -11,12 +11,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haven import web
-from haven.api import errors, files, git, lfs, listing, repos, tree, upload, xet
+from haven.api import errors, files, git, inference, lfs, listing, repos, tree, upload, xet
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.signing import Signer
 from haven.config import Settings
 from haven.hub import Hub
+from haven.jobs.worker import Worker
+from haven.metadata import tasks as metadata_tasks
 
 log = logging.getLogger("haven")
 
@@ -51,9 +53,15 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     settings = settings or Settings()
     hub = hub or Hub.open(settings)
 
+    jobs = Worker(hub.db, {metadata_tasks.KIND: metadata_tasks.handler(hub)}, threads=settings.job_workers)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs.start()
+        hub.downloads.start_clock()  # trending scores decay even on days without downloads
         yield
+        inference.shutdown(app)
+        jobs.stop()
         hub.close()
 
     app = FastAPI(
@@ -62,6 +70,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.hub = hub
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
+    app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
     for module in (repos, listing, upload, tree, lfs, xet, git, files):  # git before /resolve's catch-all
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match

@@ -49,6 +49,37 @@ class Settings(BaseSettings):
     allow_anonymous_read: bool = Field(True, description="Whether public repositories are readable anonymously.")
     allow_signup: bool = Field(True, description="Whether visitors may create accounts on the web sign-up page.")
     session_days: int = Field(30, description="Lifetime in days of a web login session.")
+    job_workers: int = Field(
+        1, description="Background job threads per server process (file metadata); 0 runs none in this process."
+    )
+    inference_workers: int = Field(1, description="Inference worker processes (started on the first inference call).")
+    inference_memory_mb: int = Field(
+        4000, description="Memory budget (MB) of loaded models per inference worker; least recently used ones unload."
+    )
+    inference_threads: int = Field(0, description="Torch threads per inference worker (0: one per CPU core).")
+    inference_queue_size: int = Field(
+        256, description="Inference requests waiting or running at once; more are refused with 503 and Retry-After."
+    )
+    inference_max_batch: int = Field(
+        32, description="Largest batch of concurrent requests to one model run in one forward pass (1: no batching)."
+    )
+    inference_batch_ms: float = Field(
+        0.0,
+        description="How long (ms) a request to an idle model waits for others to batch with (requests that "
+        "arrive while a batch runs always gather for the next one).",
+    )
+    inference_timeout: float = Field(120.0, description="Seconds an inference request may wait and run before a 504.")
+    inference_max_input_bytes: int = Field(1 * MB, description="Largest inference request body.")
+    inference_max_input_tokens: int = Field(
+        4096, description="Most tokens in one input text (beyond the model's own limit inputs are truncated)."
+    )
+    inference_max_new_tokens: int = Field(512, description="Most tokens one generation request may produce.")
+    inference_rate_limit: int = Field(
+        0, description="Inference requests per minute per token (per address when anonymous); 0: unlimited."
+    )
+    inference_allow_pickle: bool = Field(
+        False, description="Whether models whose weights are only pickles (.bin, .pt) may be loaded (runs their code)."
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

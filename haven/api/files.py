@@ -174,7 +174,9 @@ class _LookupCache:
                 self._refs[key] = (ref.row, ref.path)
 
 
-def _lookup_cache(request: Request) -> _LookupCache:
+def lookup_cache(request: Request) -> _LookupCache:
+    """The app's cache of (repo type, id, token hash) -> repository row, valid until the database changes;
+    shared by /resolve and the Inference API, the two paths that must answer without a threadpool hop."""
     state = request.app.state
     cache = getattr(state, "resolve_lookup_cache", None)
     if cache is None:
@@ -197,7 +199,7 @@ def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
         token = credential(request.headers.get("authorization"))
         actor = ANONYMOUS if token is None else hub.auth.cached(token)
         key = (repo_type, f"{p['namespace']}/{p['name']}", None if token is None else hash_token(token))
-        cache = _lookup_cache(request)
+        cache = lookup_cache(request)
         hit = cache.get(key) if actor is not None else None
         if hit is not None:
             ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])

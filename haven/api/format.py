@@ -31,7 +31,7 @@ def repo_summary(row: Repo) -> dict[str, Any]:
         "tags": list(row.tags or []),
         "createdAt": iso(row.created_at),
         "lastModified": iso(row.last_modified),
-        "trendingScore": 0,
+        "trendingScore": round(row.trending_score or 0),
     }
     if row.type == "model":
         out["modelId"] = row.full_id

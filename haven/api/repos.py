@@ -16,9 +16,11 @@ from haven.auth.models import Account, Membership
 from haven.auth.permissions import Actor, Permission
 from haven.errors import BadRequest, NotFound, Unauthorized
 from haven.hub import Hub
+from haven.metadata import service as metadata
 from haven.names import check_revision
 from haven.repos import service
 from haven.repos.card import CardError, derive, parse_card
+from haven.repos.library import scan
 from haven.repos.listing import visible
 from haven.repos.models import Like, Repo
 
@@ -184,6 +186,8 @@ def _info(
     info["siblings"] = siblings(ref, sha, blobs)
     if repo_type == "model":
         info["spaces"] = []
+        _card_extras(info)
+    info.update(metadata.info_fields(metadata.stored(hub, ref.row.id), repo_type, sha))
     if expand:
         keep = set(expand) | {"id", "_id"}
         if "downloadsAllTime" in keep:
@@ -202,7 +206,7 @@ def _card_at(info: dict[str, Any], ref: service.RepoRef, sha: str) -> None:
             card = parse_card(ref.git.read_blob(entry.oid).decode("utf-8", "replace"))
         except CardError as e:
             info["cardError"] = str(e)
-    tags, library, pipeline = derive(card, ref.type)
+    tags, library, pipeline = derive(card, ref.type, scan(ref.git, sha))
     info["cardData"], info["tags"] = card, tags
     if ref.type == "model":
         for key, value in (("library_name", library), ("pipeline_tag", pipeline)):
@@ -210,6 +214,15 @@ def _card_at(info: dict[str, Any], ref: service.RepoRef, sha: str) -> None:
                 info[key] = value
             else:
                 info.pop(key, None)
+
+
+def _card_extras(info: dict[str, Any]) -> None:
+    """model_info's `model-index` and `widgetData`: the card's evaluation results and widget examples."""
+    card = info.get("cardData") or {}
+    if isinstance(card.get("model-index"), list):
+        info["model-index"] = card["model-index"]
+    if isinstance(card.get("widget"), list):
+        info["widgetData"] = card["widget"]
 
 
 def siblings(ref: service.RepoRef, sha: str, blobs: bool) -> list[dict[str, Any]]:

@@ -2,14 +2,19 @@
 
 from haven.auth.models import Account, Membership, Token, WebSession
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
-from haven.repos.models import LfsObject, Like, Repo, RepoTag
+from haven.jobs.models import Job
+from haven.metadata.models import RepoMetadata
+from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 
 __all__ = [
     "Account",
+    "Job",
     "LfsObject",
     "Like",
     "Membership",
     "Repo",
+    "RepoActivity",
+    "RepoMetadata",
     "RepoTag",
     "Token",
     "WebSession",

@@ -217,6 +217,23 @@ class GitRepo:
             if recursive and entry.type == "directory":
                 yield from self._walk(obj, path, True)
 
+    def file_paths(self, commit: str, limit: int) -> list[str]:
+        """Paths of up to `limit` files of `commit`, in tree order, without reading any blob (list_tree reads
+        each one's header, which costs about 0.1 ms a file on a cold cache)."""
+        out: list[str] = []
+        stack = [("", self.repo[commit].peel(pygit2.Tree))]
+        while stack and len(out) < limit:
+            prefix, tree = stack.pop()
+            subtrees = []
+            for obj in tree:
+                path = f"{prefix}{obj.name}"
+                if obj.type == ObjectType.TREE:
+                    subtrees.append((f"{path}/", obj))
+                elif obj.type == ObjectType.BLOB and len(out) < limit:
+                    out.append(path)
+            stack.extend(reversed(subtrees))
+        return out
+
     def commit_info(self, commit: str) -> CommitInfo:
         c = self.repo[commit].peel(pygit2.Commit)
         return _commit_info(c)

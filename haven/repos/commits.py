@@ -14,14 +14,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from haven import search
 from haven.auth.permissions import Actor, Permission
 from haven.errors import BadRequest, Conflict, EntryNotFound, PreconditionFailed, RevisionNotFound
 from haven.git.lfs import Pointer, parse_gitattributes, parse_pointer
 from haven.git.store import Change, ChangeError, Delete, DeleteFolder, GitRepo, Put, RefUpdateConflict
 from haven.hub import Hub
+from haven.jobs.queue import wake as wake_workers
+from haven.metadata import tasks as metadata_tasks
 from haven.names import check_path, check_revision
 from haven.repos import lfs
 from haven.repos.card import CardError, derive, parse_card
+from haven.repos.library import scan
 from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo, RepoTag
 from haven.repos.service import RepoRef, author_of, find_repo, touch
@@ -193,11 +197,17 @@ def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects
         if ref_name == "refs/heads/main":
             touch(session, ref.row.id, commit)
             refresh_card(session, ref.git, ref.row.id, commit)
+            metadata_tasks.enqueue_for(session, ref.row.id)
         else:
             touch(session, ref.row.id, None)
+    if ref_name == "refs/heads/main":
+        wake_workers()
 
 
 def refresh_card(session: Session, git: GitRepo, repo_id: int, commit: str) -> None:
+    """Store the card of `commit` (the new head of main): its metadata (or why it did not parse) and the
+    tags, library and task it and the files imply. Cheap enough for the commit path: the README, a
+    listing of at most library.MAX_SCAN paths and a few small root JSON files."""
     row = session.get(Repo, repo_id)
     if row is None:
         return
@@ -209,7 +219,7 @@ def refresh_card(session: Session, git: GitRepo, repo_id: int, commit: str) -> N
             card = parse_card(git.read_blob(entry.oid).decode("utf-8", "replace"))
         except CardError as e:
             error = str(e)
-    tags, library, pipeline = derive(card or {}, row.type)
+    tags, library, pipeline = derive(card or {}, row.type, scan(git, commit))
     row.card_data = card or None
     row.card_error = error
     row.library_name, row.pipeline_tag = library, pipeline
@@ -217,3 +227,4 @@ def refresh_card(session: Session, git: GitRepo, repo_id: int, commit: str) -> N
         row.tags = tags
         session.query(RepoTag).filter(RepoTag.repo_id == repo_id).delete()
         session.add_all(RepoTag(repo_id=repo_id, tag=t) for t in tags)
+    search.index_card(session, repo_id, row.full_id, search.readme_text(git, entry), tags)

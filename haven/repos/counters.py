@@ -1,14 +1,20 @@
-"""Download counts, batched in memory and flushed to the database, so counting never slows a download."""
+"""Download counts, batched in memory and flushed to the database, so counting never slows a download.
+
+A flush adds the counts to today's per-repository activity rows and the all-time totals, and recomputes
+the 30-day count and trending score of the repositories it touched (haven.repos.signals). When the day
+changes, the next flush also recomputes every repository with recent activity, so scores decay.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 
-from sqlalchemy import update
-
 from haven.db import Database
-from haven.repos.models import Repo
+from haven.repos import signals
+
+log = logging.getLogger("haven")
 
 # The file whose fetch counts as one download, per repository type (the Hub counts config.json for models).
 COUNTED_FILES = {"model": {"config.json"}, "dataset": {"README.md"}, "space": set()}
@@ -20,7 +26,25 @@ class DownloadCounter:
         self.interval = interval
         self._pending: Counter[int] = Counter()
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._day = signals.today()
+
+    def start_clock(self, every: float = 900.0) -> None:
+        """Flush every `every` seconds from a daemon thread, so the day's rollover recomputation happens
+        even when nothing is downloaded."""
+
+        def tick() -> None:
+            try:
+                self.flush()
+            finally:
+                timer = threading.Timer(every, tick)
+                timer.daemon = True
+                timer.start()
+
+        timer = threading.Timer(every, tick)
+        timer.daemon = True
+        timer.start()
 
     def record(self, repo_type: str, repo_id: int, path: str) -> None:
         if path not in COUNTED_FILES.get(repo_type, ()):
@@ -36,12 +60,16 @@ class DownloadCounter:
         with self._lock:
             pending, self._pending = self._pending, Counter()
             self._timer = None
-        if not pending:
-            return
-        with self.db.write() as session:
-            for repo_id, n in sorted(pending.items()):
-                session.execute(
-                    update(Repo)
-                    .where(Repo.id == repo_id)
-                    .values(downloads=Repo.downloads + n, downloads_all_time=Repo.downloads_all_time + n)
-                )
+        with self._flush_lock:
+            day = signals.today()
+            if pending:
+                with self.db.write() as session:
+                    signals.record_downloads(session, pending, day)
+            if day != self._day:
+                self._day = day
+                try:
+                    with self.db.write() as session:
+                        n = signals.recompute_all(session, day)
+                    log.info("recomputed download counts and trending scores of %d repositories", n)
+                except Exception:  # the next day's flush tries again; counting itself is not affected
+                    log.exception("recomputing trending scores failed")

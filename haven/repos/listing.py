@@ -1,31 +1,54 @@
-"""Listing and searching repositories, with the one visibility rule every listing must use."""
+"""Listing and searching repositories, with the one visibility rule every listing must use.
+
+A page is the first `limit` visible repositories of one type in a sort order that match the filters
+(search terms, author, tags). With no filter it is an index scan in sort order. With filters it is
+planned in two phases, so that the database stops early whatever the filter's selectivity:
+
+1. walk the sort order from the cursor over at most WALK rows, checking the filters row by row. A
+   broad filter (a common word, a popular tag) fills the page within a few hundred rows;
+2. if the page is not full and there are rows beyond those WALK, the filter must be rare: fetch the
+   matching ids from its own index (full-text, tag or author index), then sort just those.
+
+Search terms go through haven.search, which hides the engine (SQLite FTS5 or PostgreSQL tsvector).
+"""
 
 from __future__ import annotations
 
 import base64
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from haven.auth.permissions import Actor
 from haven.errors import BadRequest
 from haven.repos.models import Repo, RepoTag
+from haven.search import SearchIndex, index_for, query_terms
 
-SORTS = {
+SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "downloads": Repo.downloads,
     "likes": Repo.likes,
+    "trendingScore": Repo.trending_score,
+    "trending_score": Repo.trending_score,
     "lastModified": Repo.last_modified,
     "last_modified": Repo.last_modified,
     "createdAt": Repo.created_at,
     "created_at": Repo.created_at,
-    "trendingScore": Repo.likes,  # until discovery brings a real trending score
     "id": Repo.id,
 }
+DATE_SORTS = {"lastModified", "last_modified", "createdAt", "created_at"}
 MAX_PAGE = 1000
+MAX_FILTERS = 20
+WALK = 1000  # rows of the sort order checked row by row (search terms) before a filter counts as rare
+WALK_SQL = 5000  # the same when only author and tags filter (checked by the database, cheaper per row)
+ESTIMATE_CAP = 20_000  # tag frequencies are counted up to this, to pick the rarest tag to start from
+CHUNK = 250  # rows per round trip while walking with search terms
 
 
 def visible(actor: Actor) -> ColumnElement[bool]:
@@ -40,6 +63,10 @@ def visible(actor: Actor) -> ColumnElement[bool]:
 
 @dataclass
 class Query:
+    """What a listing asks for. `search` strings match names and card text by word prefix (all words of
+    all strings must match); `tags` must all be present; no `sort` means by id, or by downloads when
+    searching."""
+
     repo_type: str
     search: list[str] = field(default_factory=list)
     author: str | None = None
@@ -50,53 +77,355 @@ class Query:
     cursor: str | None = None
     gated: bool | None = None
 
+    def terms(self) -> list[str]:
+        return query_terms(" ".join(self.search))
+
 
 def _encode_cursor(value: Any, repo_id: int) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
     return base64.urlsafe_b64encode(orjson.dumps([value, repo_id])).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[Any, int]:
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         value, repo_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if sort in DATE_SORTS:
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError
         return value, int(repo_id)
     except (ValueError, TypeError):
         raise BadRequest("Invalid cursor") from None
 
 
-def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], str | None]:
-    """One page of matching repositories and the cursor of the next page (None at the end)."""
+@dataclass
+class _Plan:
+    column: Any  # a sort column, or (phase 2) an expression of it that no index covers
+    desc: bool
+    repo_type: str
+    position: list[ColumnElement[bool]] = field(default_factory=list)  # type and cursor: a sort index range
+    base: list[ColumnElement[bool]] = field(default_factory=list)  # visibility, gating: checks on the row
+    per_row: list[ColumnElement[bool]] = field(default_factory=list)  # author and tags, correlated (phase 1)
+    terms: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    author: str | None = None
+    index: SearchIndex | None = None
+
+    def after(self, value: Any, repo_id: int) -> ColumnElement[bool]:
+        """Rows strictly after (value, id) in this order."""
+        # The redundant bound on the column alone is what lets the database seek in its index.
+        c = self.column
+        if self.desc:
+            return and_(c <= value, or_(c < value, Repo.id < repo_id))
+        return and_(c >= value, or_(c > value, Repo.id > repo_id))
+
+    def upto(self, value: Any, repo_id: int) -> ColumnElement[bool]:
+        """Rows up to and including (value, id) in this order (again with a bound the index can seek to)."""
+        c = self.column
+        if self.desc:
+            return and_(c >= value, or_(c > value, Repo.id >= repo_id))
+        return and_(c <= value, or_(c < value, Repo.id <= repo_id))
+
+    def order(self) -> list[Any]:
+        return [self.column.desc(), Repo.id.desc()] if self.desc else [self.column.asc(), Repo.id.asc()]
+
+    def opaque(self) -> _Plan:
+        """The same order over an expression no index covers, so that the database starts from the filters."""
+        return _Plan(func.coalesce(self.column, self.column), self.desc, self.repo_type)
+
+
+def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     if q.sort is not None and q.sort not in SORTS:
         raise BadRequest(
-            f"Invalid sort {q.sort!r}: use one of downloads, likes, lastModified, createdAt, trendingScore"
+            f"Invalid sort {q.sort!r}: use one of downloads, likes, trendingScore, lastModified, createdAt"
         )
-    column = SORTS[q.sort or "id"]
-    stmt = select(Repo).where(Repo.type == q.repo_type, visible(actor))
-    for term in q.search:
-        if term:
-            like = "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(Repo.full_id.ilike(like, escape="\\"))
-    if q.author:
-        stmt = stmt.where(Repo.namespace == q.author)
-    if q.gated is not None:
-        stmt = stmt.where(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
-    for tag in q.tags:
-        stmt = stmt.where(exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == tag))
-    desc = q.descending if q.sort else False
+    if len(q.tags) > MAX_FILTERS:
+        raise BadRequest(f"At most {MAX_FILTERS} filters")
+    terms = q.terms()
+    sort = q.sort or ("downloads" if terms else "id")
+    plan = _Plan(SORTS[sort], q.descending if sort != "id" else False, q.repo_type)
+    plan.position.append(Repo.type == q.repo_type)
     if q.cursor:
-        value, last_id = _decode_cursor(q.cursor)
-        if q.sort in ("lastModified", "last_modified", "createdAt", "created_at") and value is not None:
-            value = datetime.fromisoformat(value)
-        if desc:
-            stmt = stmt.where(or_(column < value, and_(column == value, Repo.id < last_id)))
+        plan.position.append(plan.after(*_decode_cursor(q.cursor, sort)))
+    plan.base.append(visible(actor))
+    if q.gated is not None:
+        plan.base.append(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
+    if q.author:
+        # Wrapped so that the walk keeps to the sort index (a planner would rather use the author index).
+        plan.per_row.append(func.coalesce(Repo.namespace, "") == q.author)
+        plan.author = q.author
+    plan.tags = list(dict.fromkeys(q.tags))
+    plan.per_row += [_has_tag(tag) for tag in plan.tags]
+    if terms:
+        plan.terms, plan.index = terms, index_for(session.get_bind().dialect.name)
+    return plan
+
+
+def _has_tag(tag: str) -> ColumnElement[bool]:
+    return exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == tag)
+
+
+def _drivers(session: Session, plan: _Plan) -> list[ColumnElement[bool]]:
+    """Phase 2's filters: the most selective one as an id set the database starts from (the search terms,
+    else the rarest tag, else the author), the others checked on each of its rows."""
+    tags = plan.tags
+    if plan.terms and plan.index is not None:
+        driver = Repo.id.in_(plan.index.candidates(plan.terms))
+    elif tags:
+        sizes = {
+            t: session.scalar(select(func.count()).select_from(
+                select(RepoTag.repo_id).where(RepoTag.tag == t).limit(ESTIMATE_CAP).subquery()
+            ))
+            for t in tags
+        }  # fmt: skip
+        rarest = min(tags, key=lambda t: sizes[t] or 0)
+        driver = Repo.id.in_(select(RepoTag.repo_id).where(RepoTag.tag == rarest))
+        tags = [t for t in tags if t != rarest]
+    else:
+        return [Repo.namespace == plan.author]
+    rest = [_has_tag(t) for t in tags]
+    if plan.author:
+        rest.append(func.coalesce(Repo.namespace, "") == plan.author)
+    return [driver, *rest]
+
+
+def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
+    """(id, sort value) of the first `n` matching rows in the plan's order."""
+    key = (Repo.id, plan.column)
+    order = plan.order()
+    base = [*plan.position, *plan.base]
+    if not plan.per_row and not plan.terms:
+        return [(r[0], r[1]) for r in session.execute(select(*key).where(*base).order_by(*order).limit(n))]
+    walk = max(WALK if plan.terms else WALK_SQL, 4 * n)
+    boundary = session.execute(  # an index-only scan: the walk checks visibility itself
+        select(plan.column, Repo.id).where(*plan.position).order_by(*order).offset(walk - 1).limit(1)
+    ).first()
+    stmt = select(*key).where(*base, *plan.per_row)
+    if boundary is not None:
+        stmt = stmt.where(plan.upto(boundary[0], boundary[1]))
+    # Phase 1, in chunks: SQL checks author and tags; the search index checks the terms of each chunk.
+    chunk = n if not plan.terms else max(n, CHUNK)
+    out: list[tuple[int, Any]] = []
+    last: tuple[Any, int] | None = None
+    while True:
+        page = stmt if last is None else stmt.where(plan.after(*last))
+        rows = [(r[0], r[1]) for r in session.execute(page.order_by(*order).limit(chunk))]
+        if plan.index is not None and rows:
+            keep = plan.index.filter_ids(session, plan.terms, [r[0] for r in rows])
+            out += [r for r in rows if r[0] in keep]
         else:
-            stmt = stmt.where(or_(column > value, and_(column == value, Repo.id > last_id)))
-    order = [column.desc(), Repo.id.desc()] if desc else [column.asc(), Repo.id.asc()]
+            out += rows
+        if len(out) >= n:
+            return out[:n]
+        if len(rows) < chunk:
+            break
+        last = (rows[-1][1], rows[-1][0])
+    if boundary is None:
+        return out
+    # Phase 2: the filters are rare; the database starts from their indexes and sorts what they give.
+    opaque = plan.opaque()
+    rest = select(*key).where(
+        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, *_drivers(session, plan), opaque.after(*boundary)
+    )
+    return out + [(r[0], r[1]) for r in session.execute(rest.order_by(*opaque.order()).limit(n - len(out)))]
+
+
+def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], str | None]:
+    """One page of matching repositories and the cursor of the next page (None at the end)."""
+    if q.limit is not None and q.limit < 1:
+        raise BadRequest("limit must be a positive integer")
+    plan = _plan(session, actor, q)
     page = min(q.limit or MAX_PAGE, MAX_PAGE)
-    rows = list(session.scalars(stmt.order_by(*order).limit(page + 1)))
-    more = len(rows) > page
-    rows = rows[:page]
-    if not more or not rows:
+    keys = _select(session, plan, page + 1)
+    found = {r.id: r for r in session.scalars(select(Repo).where(Repo.id.in_([k[0] for k in keys[:page]])))}
+    rows = [found[k[0]] for k in keys[:page] if k[0] in found]
+    if len(keys) <= page or not rows:
         return rows, None
-    last = rows[-1]
-    value = getattr(last, column.key)
-    return rows, _encode_cursor(value.isoformat() if hasattr(value, "isoformat") else value, last.id)
+    return rows, _encode_cursor(keys[page - 1][1], keys[page - 1][0])
+
+
+# --- facets ---------------------------------------------------------------------------------------
+
+SAMPLE = 10_000  # tag counts cover at most this many matching repositories (the first in sort order)
+FACET_TTL = 30.0
+_facet_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_facet_lock = threading.Lock()
+
+
+@dataclass
+class TagCounts:
+    counts: list[tuple[str, int]]  # most frequent first
+    repos: int  # how many repositories were counted
+    exact: bool  # False when more than SAMPLE repositories match: counts are over the first SAMPLE
+    authors: list[tuple[str, int]] = field(default_factory=list)  # namespace -> repositories, same sample
+
+
+def count_tags(session: Session, actor: Actor, q: Query, top: int = 100) -> TagCounts:
+    """Tag -> number of matching repositories, for the listing's facets. Bounded: at most SAMPLE
+    repositories (the first in the query's order) are counted; results are kept FACET_TTL seconds."""
+    key = (
+        q.repo_type, tuple(q.search), q.author, tuple(sorted(q.tags)), q.sort, q.gated, top,
+        actor.is_admin, actor.user_id, tuple(sorted(actor.org_roles)),
+    )  # fmt: skip
+    now = time.monotonic()
+    hit = _facet_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]  # type: ignore[no-any-return]
+    plan = _plan(session, actor, Query(**{**q.__dict__, "cursor": None}))
+    ids = [r[0] for r in _select(session, plan, SAMPLE + 1)]
+    exact = len(ids) <= SAMPLE
+    ids = ids[:SAMPLE]
+    counts: Counter[str] = Counter()
+    authors: Counter[str] = Counter()
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        stmt = select(RepoTag.tag, func.count()).where(RepoTag.repo_id.in_(chunk)).group_by(RepoTag.tag)
+        counts.update({tag: n for tag, n in session.execute(stmt)})
+        stmt = select(Repo.namespace, func.count()).where(Repo.id.in_(chunk)).group_by(Repo.namespace)
+        authors.update({name: n for name, n in session.execute(stmt)})
+    result = TagCounts(
+        sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top],
+        len(ids),
+        exact,
+        sorted(authors.items(), key=lambda kv: (-kv[1], kv[0]))[:top],
+    )
+    with _facet_lock:
+        if len(_facet_cache) > 1000:
+            _facet_cache.clear()
+        _facet_cache[key] = (now + FACET_TTL, result)
+    return result
+
+
+# Kinds of tags, as the Hub groups them in /api/models-tags-by-type.
+PIPELINE_TAGS = frozenset(
+    [
+        "text-classification",
+        "token-classification",
+        "table-question-answering",
+        "question-answering",
+        "zero-shot-classification",
+        "translation",
+        "summarization",
+        "feature-extraction",
+        "text-generation",
+        "text2text-generation",
+        "fill-mask",
+        "sentence-similarity",
+        "text-to-speech",
+        "text-to-audio",
+        "automatic-speech-recognition",
+        "audio-to-audio",
+        "audio-classification",
+        "voice-activity-detection",
+        "depth-estimation",
+        "image-classification",
+        "object-detection",
+        "image-segmentation",
+        "text-to-image",
+        "image-to-text",
+        "image-to-image",
+        "image-to-video",
+        "unconditional-image-generation",
+        "video-classification",
+        "reinforcement-learning",
+        "robotics",
+        "tabular-classification",
+        "tabular-regression",
+        "tabular-to-text",
+        "table-to-text",
+        "multiple-choice",
+        "text-retrieval",
+        "time-series-forecasting",
+        "text-to-video",
+        "image-text-to-text",
+        "visual-question-answering",
+        "document-question-answering",
+        "zero-shot-image-classification",
+        "graph-ml",
+        "mask-generation",
+        "zero-shot-object-detection",
+        "text-to-3d",
+        "image-to-3d",
+        "image-feature-extraction",
+        "video-text-to-text",
+        "keypoint-detection",
+        "any-to-any",
+        "text-ranking",
+    ]
+)
+LIBRARIES = frozenset(
+    [
+        "transformers",
+        "pytorch",
+        "tensorflow",
+        "jax",
+        "safetensors",
+        "onnx",
+        "gguf",
+        "diffusers",
+        "sentence-transformers",
+        "timm",
+        "peft",
+        "adapter-transformers",
+        "keras",
+        "tf-keras",
+        "spacy",
+        "flair",
+        "fastai",
+        "sklearn",
+        "scikit-learn",
+        "stable-baselines3",
+        "ml-agents",
+        "setfit",
+        "span-marker",
+        "espnet",
+        "speechbrain",
+        "nemo",
+        "open_clip",
+        "paddlepaddle",
+        "mlx",
+        "transformers.js",
+        "coreml",
+        "openvino",
+        "llamafile",
+        "fasttext",
+        "allennlp",
+        "asteroid",
+        "bertopic",
+        "pyannote-audio",
+        "sample-factory",
+        "tensorboard",
+        "joblib",
+        "datasets",
+        "pandas",
+        "polars",
+        "dask",
+        "mlcroissant",
+        "webdataset",
+        "gradio",
+        "streamlit",
+        "docker",
+        "static",
+    ]
+)
+
+
+def tag_type(tag: str, repo_type: str) -> str:
+    """The kind of a tag: license, dataset, language, region, pipeline_tag, library or other."""
+    prefix, _, rest = tag.partition(":")
+    if rest:
+        return {
+            "license": "license",
+            "dataset": "dataset",
+            "language": "language",
+            "region": "region",
+            "task_categories": "pipeline_tag",
+        }.get(prefix, "other")
+    if tag in PIPELINE_TAGS:
+        return "pipeline_tag"
+    if tag in LIBRARIES:
+        return "library"
+    if repo_type != "dataset" and 2 <= len(tag) <= 3 and tag.isalpha() and tag.islower():
+        return "language"
+    return "other"

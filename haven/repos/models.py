@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -29,6 +30,8 @@ class Repo(Base):
         Index("ix_repos_type_likes", "type", "likes"),
         Index("ix_repos_type_last_modified", "type", "last_modified"),
         Index("ix_repos_type_created_at", "type", "created_at"),
+        Index("ix_repos_type_trending_score", "type", "trending_score"),
+        Index("ix_repos_namespace", "namespace"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -47,6 +50,8 @@ class Repo(Base):
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     downloads_all_time: Mapped[int] = mapped_column(BigInteger, default=0)
     likes: Mapped[int] = mapped_column(Integer, default=0)
+    # Recent likes and downloads, each day's weight halving every few days (haven.repos.signals).
+    trending_score: Mapped[float] = mapped_column(Float, default=0.0)
     card_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     card_error: Mapped[str | None] = mapped_column(String(1000), default=None)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -71,6 +76,18 @@ class Like(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RepoActivity(Base):
+    """Downloads and likes of one repository on one day (days since 1970-01-01, UTC): the 30-day download
+    count and the trending score are sums over the last 30 of these rows."""
+
+    __tablename__ = "repo_activity"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LfsObject(Base):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 import shutil
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from haven import search
 from haven.auth.models import Account
 from haven.auth.permissions import Actor, Permission, can, can_create_in
 from haven.db import utcnow
@@ -19,6 +21,7 @@ from haven.git.lfs import default_gitattributes
 from haven.git.store import GitRepo, Put, open_repo
 from haven.hub import Hub
 from haven.names import REPO_TYPES, URL_PREFIX, check_name
+from haven.repos import signals
 from haven.repos.models import Like, Repo
 
 
@@ -103,6 +106,7 @@ def create_repo(
         )
         session.add(row)
         session.flush()
+        search.index_card(session, row.id, full_id, "", [])
         path = hub.repo_path(row.storage_key)
         row.head_sha = _init_git(path, repo_type, actor)
         # The git directory exists before the row commits; a crash in between leaves an orphan
@@ -127,6 +131,7 @@ def author_of(actor: Actor) -> tuple[str, str]:
 def delete_repo(hub: Hub, actor: Actor, repo_type: str, full_id: str) -> None:
     with hub.db.write() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.ADMIN)
+        search.remove(session, ref.row.id)
         session.delete(ref.row)
         trash = hub.settings.data_dir / "trash" / ref.row.storage_key
     # Row gone first: from here on nobody can reach the repository, so removing it is safe.
@@ -153,6 +158,7 @@ def move_repo(hub: Hub, actor: Actor, repo_type: str, from_id: str, to_id: str) 
             session.flush()
         except IntegrityError:
             raise Conflict(f"A repository named {to_id} already exists") from None
+        search.index_name(session, row.id, to_id)
         return row
 
 
@@ -174,16 +180,17 @@ def set_like(hub: Hub, actor: Actor, repo_type: str, full_id: str, liked: bool) 
         raise Forbidden("You must be authenticated to like a repository")
     with hub.db.write() as session:
         row = find_repo(hub, session, actor, repo_type, full_id, Permission.READ).row
-        exists = session.get(Like, (actor.user_id, row.id)) is not None
-        if liked and not exists:
+        existing = session.get(Like, (actor.user_id, row.id))
+        if liked and existing is None:
             session.add(Like(user_id=actor.user_id, repo_id=row.id))
-            delta = 1
-        elif not liked and exists:
+            delta, day = 1, signals.today()
+        elif not liked and existing is not None:
             session.execute(delete(Like).where(Like.user_id == actor.user_id, Like.repo_id == row.id))
-            delta = -1
+            delta, day = -1, signals.today(existing.created_at.replace(tzinfo=UTC).timestamp())
         else:
             return
         session.execute(update(Repo).where(Repo.id == row.id).values(likes=Repo.likes + delta))
+        signals.record_like(session, row.id, delta, day)
 
 
 def touch(session: Session, repo_id: int, head_sha: str | None) -> None:

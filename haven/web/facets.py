@@ -1,9 +1,9 @@
-"""Facet values with counts for the listing pages' filters.
+"""Facet values with counts for the listing pages' filters, and the home page's counts.
 
-Counts are over every repository of the type the visitor may see (not narrowed by the other filters).
-Once counting gets slow (it scans every row: about 100 ms at 10,000 repositories on SQLite, where the
-listing pages must render in a few) they are kept for TTL seconds per visibility class, or until the
-next new repository or commit. Swap for the search package's facet counts once it offers them.
+Facets come from the listing's own bounded tag counts (`count_tags`: the first 10,000 matches of the
+current query, cached briefly), so they narrow with every filter and stay cheap at a million repositories.
+The home page's per-type counts scan every row; once that is slow they are kept for TTL seconds per
+visibility class, or until the next new repository or commit.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from haven.auth.permissions import Actor
-from haven.repos.listing import visible
-from haven.repos.models import Repo, RepoTag
+from haven.repos.listing import Query, count_tags, tag_type, visible
+from haven.repos.models import Repo
 
 TOP = 12
 TTL = 30.0
@@ -61,8 +62,20 @@ def cached(name: str, session: Session, actor: Actor, repo_types: tuple[str, ...
     return value
 
 
-def facet_counts(session: Session, actor: Actor, repo_type: str) -> dict[str, list[tuple[str, int]]]:
-    return cached("facets", session, actor, (repo_type,), lambda: _facet_counts(session, actor, repo_type))
+def facet_counts(session: Session, actor: Actor, q: Query) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+    """Facet -> its most frequent values among the query's matches; and whether the counts are exact."""
+    counted = count_tags(session, actor, replace(q, cursor=None, limit=None), top=500)
+    out: dict[str, list[tuple[str, int]]] = {key: [] for key in ("task", "library", "language", "license", "dataset")}
+    kinds = {"pipeline_tag": "task", "library": "library", "language": "language"}
+    kinds |= {"license": "license", "dataset": "dataset"}
+    for tag, n in counted.counts:
+        key = kinds.get(tag_type(tag, q.repo_type))
+        if key is None or len(out[key]) >= TOP:
+            continue
+        value = tag.partition(":")[2] if ":" in tag else tag
+        out[key].append((value, n))
+    out["author"] = counted.authors[:TOP]
+    return out, counted.exact
 
 
 def type_counts(session: Session, actor: Actor) -> dict[str, int]:
@@ -73,27 +86,6 @@ def type_counts(session: Session, actor: Actor) -> dict[str, int]:
         return {r[0]: r[1] for r in rows}
 
     return cached("types", session, actor, ("model", "dataset", "space"), count)
-
-
-def _facet_counts(session: Session, actor: Actor, repo_type: str) -> dict[str, list[tuple[str, int]]]:
-    base = (Repo.type == repo_type, visible(actor))
-    out: dict[str, list[tuple[str, int]]] = {}
-    for key, column in (("task", Repo.pipeline_tag), ("library", Repo.library_name), ("author", Repo.namespace)):
-        n = func.count().label("n")
-        rows = session.execute(
-            select(column, n).where(*base, column.is_not(None)).group_by(column).order_by(n.desc(), column).limit(TOP)
-        ).all()
-        out[key] = [(r[0], r[1]) for r in rows]
-    prefixes = dict(TAG_FACETS)
-    prefixes["language"] = "language:" if repo_type == "dataset" else ""
-    for key, prefix in prefixes.items():
-        n = func.count().label("n")
-        stmt = select(RepoTag.tag, n).join(Repo, Repo.id == RepoTag.repo_id).where(*base)
-        # Model cards list languages as bare codes: two-letter tags.
-        stmt = stmt.where(RepoTag.tag.like(prefix + "%") if prefix else func.length(RepoTag.tag) == 2)
-        rows = session.execute(stmt.group_by(RepoTag.tag).order_by(n.desc(), RepoTag.tag).limit(TOP)).all()
-        out[key] = [(r[0][len(prefix) :], r[1]) for r in rows]
-    return out
 
 
 def facet_tag(repo_type: str, key: str, value: str) -> str | None:

@@ -55,7 +55,7 @@ def _listing(web: WebDep, plural: str) -> Response:
     )
     with web.hub.db.read() as session:
         rows, cursor = list_repos(session, web.actor, q)
-        facets = facet_counts(session, web.actor, repo_type)
+        facets, exact = facet_counts(session, web.actor, q)
     return render(
         web,
         "listing.html",
@@ -68,6 +68,7 @@ def _listing(web: WebDep, plural: str) -> Response:
         sort=sort,
         sorts=list(SORTS),
         facets=facets,
+        facets_exact=exact,
         facet_names=FACETS,
     )
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
+from haven.api.inference import run_widget
 from haven.auth.permissions import Permission, can, can_create_in
-from haven.errors import BadRequest
+from haven.errors import BadRequest, NotFound
 from haven.git.store import Entry, GitRepo
+from haven.inference.tasks import InferenceError
+from haven.metadata import service as metadata
 from haven.repos import service
 from haven.repos.content import safetensors_header
 from haven.repos.models import Like
@@ -65,16 +69,13 @@ def read_card(git: GitRepo, commit: str) -> str | None:
 def parameter_count(web: Web, ref: RepoRef, commit: str | None) -> int | None:
     """Total parameters: from the safetensors metadata the metadata service stores when it has, else
     summed from the headers of (up to MAX_SAFETENSORS) .safetensors files at `commit`."""
-    meta = getattr(ref.row, "safetensors", None)
-    if isinstance(meta, dict):
-        total = meta.get("total")
-        if isinstance(total, int):
-            return total
-        params = meta.get("parameters")
-        if isinstance(params, dict):
-            return sum(v for v in params.values() if isinstance(v, int))
     if commit is None or ref.row.type != "model":
         return None
+    stored = metadata.stored(web.hub, ref.row.id)
+    if stored is not None and stored.commit == commit and isinstance(stored.safetensors, dict):
+        total = stored.safetensors.get("total")
+        if isinstance(total, int):
+            return total
     files = [e for e in islice(ref.git.list_tree(commit, "", True), MAX_SCAN) if e.path.endswith(".safetensors")]
     counts = [_file_parameters(web, ref, entry) for entry in files[:MAX_SAFETENSORS]]
     found = [c for c in counts if c is not None]
@@ -147,7 +148,18 @@ def repo_page(web: Web, repo_type: str, namespace: str, name: str) -> Response:
         card_error=row.card_error,
         meta=meta,
         snippets=snippets(web, repo_type, row.full_id),
+        widget_text=widget_example(card) if repo_type == "model" else None,
     )
+
+
+def widget_example(card: dict[str, Any]) -> str:
+    """The card's first `widget` example text (what the Hub's widget offers first), else empty."""
+    examples = card.get("widget")
+    if isinstance(examples, list):
+        for example in examples:
+            if isinstance(example, dict) and isinstance(example.get("text"), str):
+                return example["text"][:2000]
+    return ""
 
 
 @repo_routes(router, "/{namespace}/{name}/like", ["POST"])
@@ -162,6 +174,31 @@ async def like(web: Web, repo_type: str, namespace: str, name: str) -> Response:
         ref = await in_thread(open_repo, web, repo_type, namespace, name)
         return Response(f'{{"liked": {str(liked).lower()}, "likes": {ref.row.likes}}}', media_type="application/json")
     return redirect(web, "/" + service.web_path(repo_type, full_id))
+
+
+@repo_routes(router, "/{namespace}/{name}/widget", ["POST"])
+async def widget(web: Web, repo_type: str, namespace: str, name: str) -> Response:
+    """Try the model: the widget's text through the Inference API's workers, as the signed-in visitor. Scripts
+    get JSON ({"task", "output"} or {"error"}); a plain form post gets a page with the answer."""
+    form = await checked_form(web)
+    if repo_type != "model":
+        raise NotFound("Only models run in the widget")
+    text = field_str(form, "inputs", "")
+    full_id = f"{namespace}/{name}"
+    scripted = web.request.headers.get("x-requested-with") == "haven"
+    try:
+        answer = await run_widget(web.request, web.actor, full_id, text)
+    except InferenceError as e:
+        if not scripted:
+            raise
+        return Response(orjson.dumps({"error": str(e)}), status_code=e.status, media_type="application/json")
+    if scripted:
+        return Response(orjson.dumps(answer), media_type="application/json")
+    ref = await in_thread(open_repo, web, repo_type, namespace, name)
+    shown = orjson.dumps(answer["output"], option=orjson.OPT_INDENT_2).decode()
+    return render(
+        web, "widget_result.html", **repo_context(web, ref, "card"), inputs=text, task=answer["task"], output=shown
+    )
 
 
 @repo_routes(router, "/{namespace}/{name}/settings", ["GET"])

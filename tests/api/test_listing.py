@@ -83,9 +83,14 @@ def test_search_matches_substring_of_repo_id_case_insensitively(hub: Hub, catalo
     assert ids(api.list_models(search=unique("nothing"))) == []
 
 
-def test_search_treats_like_wildcards_literally(hub: Hub, catalog: Catalog) -> None:
-    assert ids(hub.api(None).list_models(search=f"{catalog.prefix}%")) == []
-    assert ids(hub.api(None).list_models(search=f"{catalog.prefix}_1")) == []
+def test_search_operators_and_wildcards_are_plain_separators(hub: Hub, catalog: Catalog) -> None:
+    """Search matches words by prefix; LIKE wildcards and FTS5 / tsquery syntax are never interpreted."""
+    api = hub.api(None)
+    assert sorted(ids(api.list_models(search=f"{catalog.prefix}%"))) == sorted(catalog.ids)
+    assert ids(api.list_models(search=f"{catalog.prefix}_1")) == [catalog.ids[1]]
+    for query in ['"', "*", "NEAR(", f"{catalog.prefix} OR x", "a:*", "!&|", "'", "-", "^", ")"]:
+        r = httpx.get(f"{hub.url}/api/models", params={"search": query})
+        assert r.status_code == 200, (query, r.text)
 
 
 def test_author_filter(hub: Hub, catalog: Catalog) -> None:

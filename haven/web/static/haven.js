@@ -64,6 +64,23 @@
     });
   });
 
+  // The model widget: show the answer under the form instead of on a page of its own.
+  document.querySelectorAll("form[data-widget]").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var out = form.querySelector("[data-widget-output]");
+      var button = form.querySelector("button");
+      button.disabled = true;
+      out.hidden = false;
+      out.textContent = "Computing…";
+      fetch(form.action, { method: "POST", body: new FormData(form), headers: { "X-Requested-With": "haven", "X-CSRF-Token": csrfOf(form) }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) { out.textContent = data.error ? "Error: " + data.error : JSON.stringify(data.output, null, 2); })
+        .catch(function () { out.textContent = "Error: the request failed."; })
+        .then(function () { button.disabled = false; });
+    });
+  });
+
   // Copy buttons next to snippets and new tokens.
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {

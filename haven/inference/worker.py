@@ -1,0 +1,171 @@
+"""An inference worker process: `python -m haven.inference.worker FD`, talking to the pool over the
+socket FD (pickled tuples, see `pool`). It loads models from snapshot directories into a memory-bounded
+LRU and runs batches one at a time; a receiver thread keeps reading meanwhile, so cancellations reach
+a running generation. If the server goes away the socket closes and the worker exits.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from multiprocessing.connection import Connection
+from typing import Any
+
+log = logging.getLogger("haven.inference.worker")
+
+
+class Worker:
+    def __init__(self, conn: Connection, memory_bytes: int, max_tokens: int) -> None:
+        self.conn = conn
+        self.memory_bytes = memory_bytes
+        self.max_tokens = max_tokens
+        self.models: OrderedDict[str, Any] = OrderedDict()
+        self.jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self.cancelled: set[str] = set()
+        self.send_lock = threading.Lock()
+
+    def send(self, *msg: Any) -> None:
+        with self.send_lock:
+            self.conn.send(msg)
+
+    def receive(self) -> None:
+        try:
+            while True:
+                msg = self.conn.recv()
+                if msg[0] == "cancel":
+                    self.cancelled.add(msg[1])
+                elif msg[0] == "stop":
+                    self.jobs.put(None)
+                    return
+                else:
+                    self.jobs.put(msg)
+        except (EOFError, OSError):
+            os._exit(0)  # the server is gone: nothing to answer to
+
+    def serve(self) -> None:
+        threading.Thread(target=self.receive, daemon=True).start()
+        self.send("ready", os.getpid())
+        while (msg := self.jobs.get()) is not None:
+            try:
+                if msg[0] == "load":
+                    self.model(msg[1])
+                elif msg[0] == "batch":
+                    self.batch(*msg[1:])
+            except Exception:  # never let one request end the worker
+                log.exception("inference worker error")
+
+    def model(self, spec: dict[str, Any]) -> Any:
+        """The loaded model for `spec` (loading it, and unloading least recently used ones to make room)."""
+        from haven.inference import runners
+
+        mid = spec["model_id"]
+        if mid in self.models:
+            self.models.move_to_end(mid)
+            return self.models[mid]
+        used = sum(m.nbytes for m in self.models.values())
+        while self.models and used + spec["weight_bytes"] > self.memory_bytes:
+            old, gone = self.models.popitem(last=False)
+            used -= gone.nbytes
+            del gone
+            gc.collect()
+            self.send("evicted", old)
+        started = time.monotonic()
+        try:
+            loaded = runners.load(spec["path"], spec["task"], spec["sentence_transformers"], spec["allow_pickle"])
+        except Exception as exc:
+            message = f"Could not load the model: {type(exc).__name__}: {str(exc)[:500]}"
+            self.send("load_failed", mid, message)
+            raise LoadFailed(message) from None
+        self.models[mid] = loaded
+        self.send("loaded", mid, time.monotonic() - started, loaded.nbytes)
+        return loaded
+
+    def batch(
+        self, batch_id: int, spec: dict[str, Any], task: str, items: list[tuple[str, Any, dict[str, Any]]]
+    ) -> None:
+        from haven.inference import runners
+        from haven.inference.tasks import GENERATION
+
+        items = [it for it in items if it[0] not in self.cancelled]
+        try:
+            if not items:
+                return
+            try:
+                loaded = self.model(spec)
+            except LoadFailed as exc:
+                for rid, _, _ in items:
+                    self.send("result", rid, 422, str(exc))
+                return
+            if task in GENERATION:
+                for rid, inputs, params in items:
+                    self.generate(loaded, task, rid, inputs, params)
+                return
+            try:
+                results = runners.run_batch(loaded, task, [(i, p) for _, i, p in items], self.max_tokens)
+            except runners.InputError as exc:
+                results = [exc] * len(items)
+            except Exception as exc:
+                log.error("inference failed: %s", traceback.format_exc())
+                results = [exc] * len(items)
+            for (rid, _, _), result in zip(items, results, strict=True):
+                self.send("result", rid, *_outcome(result))
+        finally:
+            for rid, _, _ in items:
+                self.cancelled.discard(rid)
+            self.send("done", batch_id)
+
+    def generate(self, loaded: Any, task: str, rid: str, inputs: Any, params: dict[str, Any]) -> None:
+        from haven.inference import runners
+
+        stream = params.get("_stream", False)
+
+        def emit(text: str, token: int) -> None:
+            if stream:
+                self.send("token", rid, text, token)
+
+        try:
+            result: Any = runners.generate(
+                loaded, task, inputs, params, emit, lambda: rid in self.cancelled, self.max_tokens
+            )
+        except Exception as exc:
+            if not isinstance(exc, runners.InputError):
+                log.error("generation failed: %s", traceback.format_exc())
+            result = exc
+        self.send("result", rid, *_outcome(result))
+
+
+class LoadFailed(Exception):
+    pass
+
+
+def _outcome(result: Any) -> tuple[int, Any]:
+    from haven.inference.runners import InputError
+
+    if isinstance(result, InputError):
+        return result.status, result.message
+    if isinstance(result, Exception):
+        return 500, f"Inference failed: {type(result).__name__}: {str(result)[:500]}"
+    return 200, result
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fd, memory_mb, max_tokens, threads = (int(x) for x in sys.argv[1:5])
+    import torch
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in the server's log
+    if threads > 0:
+        torch.set_num_threads(threads)
+    Worker(Connection(fd), memory_mb * 1_000_000, max_tokens).serve()
+
+
+if __name__ == "__main__":
+    main()

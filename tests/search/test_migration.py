@@ -1,0 +1,42 @@
+"""Migration 0004 on a database that already has repositories: nothing is lost, names become searchable."""
+
+from __future__ import annotations
+
+import uuid
+
+from alembic import command
+from sqlalchemy import text
+
+from haven.db import Database
+from haven.db.migrate import alembic_config
+from haven.search import index_for
+from tests.support import tempdir
+
+
+def test_upgrade_keeps_children_and_indexes_existing_names() -> None:
+    db = Database(f"sqlite:///{tempdir('haven-mig-') / 'haven.db'}")
+    with db.engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            text(
+                "INSERT INTO accounts (id, name, kind, is_admin, created_at) VALUES (1, 'ann', 'user', 0, '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO repos (id, type, owner_id, namespace, name, full_id, storage_key, private, disabled,"
+                " created_at, last_modified, downloads, downloads_all_time, likes, tags, used_storage)"
+                " VALUES (1, 'model', 1, 'ann', 'TinyBert', 'ann/TinyBert', :key, 0, 0, '2026-01-01', '2026-01-01',"
+                " 7, 7, 0, '[]', 0)"
+            ),
+            {"key": uuid.uuid4().hex},
+        )
+        conn.execute(text("INSERT INTO repo_tags (repo_id, tag) VALUES (1, 'pytorch')"))
+    db.migrate()
+    with db.read() as session:
+        assert session.execute(text("SELECT count(*) FROM repo_tags")).scalar() == 1
+        assert session.execute(text("SELECT downloads FROM repo_activity WHERE repo_id = 1")).scalar() == 7
+        assert list(session.scalars(index_for("sqlite").candidates(["bert"]))) == [1]
+    db.dispose()
