@@ -180,26 +180,41 @@ class Haven:
 
 
 @contextlib.contextmanager
-def haven(user: str = "bench", env: dict[str, str] | None = None) -> Iterator[Haven]:
-    """A `haven serve` subprocess (one worker unless HAVEN_WORKERS is set) with one user and a write token."""
+def haven(
+    user: str = "bench",
+    env: dict[str, str] | None = None,
+    prepare: Callable[[str], object] | None = None,
+    keep: Path | None = None,
+) -> Iterator[Haven]:
+    """A `haven serve` subprocess (one worker unless HAVEN_WORKERS is set) with one user and a write token.
+
+    `prepare(database_url)` runs on the migrated database before the server starts (bulk loaders). With
+    `keep`, the data directory lives there and survives the run; a later run with the same `keep` reuses
+    it as prepared (so a 1M-row load happens once)."""
     from haven.auth import service
     from haven.config import Settings
     from haven.hub import Hub
 
-    root = Path(tempfile.mkdtemp(prefix="bench-haven-"))
+    root = keep or Path(tempfile.mkdtemp(prefix="bench-haven-"))
     server = Server(root / "data", extra_env=env or {})
-    server.data_dir.mkdir(parents=True)
+    reuse = (server.data_dir / "haven.db").exists()
+    server.data_dir.mkdir(parents=True, exist_ok=True)
     hub = Hub.open(Settings(data_dir=server.data_dir))
     with hub.db.write() as session:
-        service.create_user(session, user, email=f"{user}@example.org")
+        if not reuse:
+            service.create_user(session, user, email=f"{user}@example.org")
         token = service.create_token(session, user, "bench", "write")
+    url = hub.settings.sqlalchemy_url
     hub.close()
-    server.start()
+    if prepare is not None and not reuse:
+        prepare(url)
+    server.start(timeout=300)
     try:
         yield Haven(server, root, user, token)
     finally:
         server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 # --- files and reporting ------------------------------------------------------------------------------

@@ -1,19 +1,18 @@
 """Server-side render time of the web pages with many repositories in the database, and page weight.
 
-Starts Haven, loads N synthetic model and dataset rows straight into its database (our own small
-loader: rows only, no git repositories behind them, which listings do not read), pushes one real model
-with a card and a safetensors file, then times GET of the pages on one keep-alive connection, against
-GET /api/health (the ASGI stack and nothing else) measured in the same run, requests interleaved.
+Loads N synthetic repositories (bench/synthetic.py: Zipf authors, tags and card words, search
+documents; rows only, no git behind them, which listings do not read) into a fresh database, starts
+Haven on it, pushes one real model with a card and a safetensors file, then times GET of the pages on
+one keep-alive connection, against GET /api/health (the ASGI stack and nothing else) measured in the
+same run, requests interleaved.
 
-    /work/venv/bin/python bench/web_render.py [--repos 10000] [--requests 200]
+    /work/venv/bin/python bench/web_render.py [--repos 1000000] [--requests 200]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import re
-import secrets
 import statistics
 import struct
 import sys
@@ -26,11 +25,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import haven
+from synthetic import load
 
-TASKS = ["text-classification", "token-classification", "translation", "summarization", "text-generation"]
-LIBRARIES = ["transformers", "sentence-transformers", "diffusers", "timm", "peft"]
-LICENSES = ["mit", "apache-2.0", "cc-by-4.0", "openrail", "other"]
-LANGUAGES = ["en", "fr", "de", "zh", "es", "ja"]
 CARD = """---
 license: mit
 pipeline_tag: text-classification
@@ -51,54 +47,6 @@ model = AutoModel.from_pretrained("bench/model")
 """ + "\n".join(f"Paragraph {i} of the card, with **bold** and `code`." for i in range(40))
 
 
-def load_synthetic(data_dir: object, owner: str, n: int) -> None:
-    """N repository rows (two thirds models) with tags, straight into the database."""
-    from sqlalchemy import insert, select
-
-    from haven.auth.models import Account
-    from haven.config import Settings
-    from haven.db import utcnow
-    from haven.hub import Hub
-    from haven.repos.models import Repo, RepoTag
-
-    hub = Hub.open(Settings(data_dir=data_dir), migrate=False)
-    rng = random.Random(7)
-    with hub.db.write() as session:
-        owner_id = session.scalar(select(Account.id).where(Account.name == owner))
-        now = utcnow()
-        rows, tags = [], []
-        for i in range(n):
-            repo_type = "model" if i % 3 else "dataset"
-            task, lib, lic = rng.choice(TASKS), rng.choice(LIBRARIES), rng.choice(LICENSES)
-            lang = rng.choice(LANGUAGES)
-            row_tags = [task, lib, f"license:{lic}", lang if repo_type == "model" else f"language:{lang}"]
-            rows.append(
-                {
-                    "type": repo_type,
-                    "owner_id": owner_id,
-                    "namespace": owner,
-                    "name": f"syn-{i}",
-                    "full_id": f"{owner}/syn-{i}",
-                    "storage_key": secrets.token_hex(16),
-                    "private": i % 50 == 0,
-                    "created_at": now,
-                    "last_modified": now,
-                    "downloads": rng.randint(0, 100_000),
-                    "likes": rng.randint(0, 500),
-                    "tags": row_tags,
-                    "pipeline_tag": task if repo_type == "model" else None,
-                    "library_name": lib if repo_type == "model" else None,
-                    "card_data": {"license": lic, "language": lang},
-                }
-            )
-        session.execute(insert(Repo), rows)
-        ids = dict(session.execute(select(Repo.full_id, Repo.id).where(Repo.name.like("syn-%"))).all())
-        for row in rows:
-            tags.extend({"repo_id": ids[row["full_id"]], "tag": t} for t in row["tags"])
-        session.execute(insert(RepoTag), tags)
-    hub.close()
-
-
 def safetensors(n_tensors: int = 200) -> bytes:
     header = {
         f"layer.{i}.weight": {"dtype": "F32", "shape": [16, 16], "data_offsets": [i * 1024, (i + 1) * 1024]}
@@ -110,18 +58,18 @@ def safetensors(n_tensors: int = 200) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repos", type=int, default=10_000)
+    parser.add_argument("--repos", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the loaded hub here")
     args = parser.parse_args()
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    with haven() as h:
-        t0 = time.perf_counter()
-        load_synthetic(h.server.data_dir, h.user, args.repos)
-        print(f"loaded {args.repos} synthetic repositories in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    with haven(prepare=lambda url: load(url, args.repos, log=False), keep=args.keep) as h:
+        print(f"loaded {args.repos:,} synthetic repositories and started in {time.perf_counter() - t0:.0f} s")
         api = HfApi(endpoint=h.server.url, token=h.token)
         repo = f"{h.user}/model"
-        api.create_repo(repo)
+        api.create_repo(repo, exist_ok=True)
         ops = [CommitOperationAdd("README.md", CARD.encode()), CommitOperationAdd("model.safetensors", safetensors())]
         ops += [CommitOperationAdd(f"src/file{i}.py", f"x = {i}\n".encode()) for i in range(20)]
         api.create_commit(repo, ops, commit_message="bench model")
@@ -129,17 +77,22 @@ def main() -> None:
             "health (baseline)": "/api/health",
             "home": "/",
             "listing /models": "/models",
-            "listing search+facet": "/models?search=syn-1&task=translation&sort=downloads",
+            "listing search+facet": "/models?search=llama+chat&license=apache-2.0&sort=downloads",
+            "listing two facets": "/models?task=text-generation&library=transformers&sort=likes",
+            "datasets listing": "/datasets?sort=trending",
             "model page": f"/{repo}",
             "files tab": f"/{repo}/tree/main",
             "safetensors file": f"/{repo}/blob/main/model.safetensors",
         }
         times: dict[str, list[float]] = {k: [] for k in pages}
         sizes: dict[str, int] = {}
-        with httpx.Client(base_url=h.server.url, headers={"accept": "text/html"}) as client:
+        with httpx.Client(base_url=h.server.url, headers={"accept": "text/html"}, timeout=120) as client:
             for url in pages.values():  # warm up
-                for _ in range(5):
+                for i in range(5):
+                    start = time.perf_counter()
                     assert client.get(url).status_code == 200, url
+                    if i == 0:
+                        print(f"  first GET {url}: {(time.perf_counter() - start) * 1000:.0f} ms", flush=True)
             for _ in range(args.requests):
                 for name, url in pages.items():
                     start = time.perf_counter()

@@ -385,3 +385,37 @@ def test_pages_on_both_databases(hub: Hub) -> None:
         assert client.get(url).status_code == 200, url
     r = client.post_form(f"/{repo_id}", f"/{repo_id}/like", {"liked": "1"})
     assert r.status_code == 200 and hub.api(None).model_info(repo_id).likes == 1
+
+
+def home_counts(client: WebClient) -> tuple[int, int]:
+    page = client.get("/").text
+    found = re.search(r"<strong>(\d+)</strong> models</a>.*?<strong>(\d+)</strong> datasets", page, re.S)
+    assert found, page
+    return int(found.group(1)), int(found.group(2))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_home_counts_what_the_visitor_may_see(backend: str, request: pytest.FixtureRequest) -> None:
+    from tests.conftest import _start_hub
+
+    pg = request.getfixturevalue("postgres") if backend == "postgres" else None
+    if backend == "postgres" and pg is None:
+        pytest.skip("PostgreSQL is not installed")
+    hub = _start_hub(backend, pg)  # a hub of its own: the counts cover every repository
+    try:
+        alice, bob = hub.api("alice"), hub.api("bob")
+        for name in ("m1", "m2"):
+            alice.create_repo(f"alice/{name}")
+        alice.create_repo("alice/secret", private=True)
+        alice.create_repo("acme/internal", repo_type="dataset", private=True)
+        alice.create_repo("alice/open-data", repo_type="dataset")
+        bob.create_repo("bob/hidden", private=True)
+        member = WebClient(hub)
+        member.sign_up()
+        assert home_counts(WebClient(hub)) == (2, 1)  # anonymous: public ones only
+        mine = HfApi(endpoint=hub.url, token=member.token())
+        mine.create_repo(f"{member.user}/draft", private=True)
+        assert home_counts(member) == (3, 1)  # plus the visitor's own private model
+        assert home_counts(WebClient(hub)) == (2, 1)
+    finally:
+        hub.server.stop()

@@ -26,6 +26,14 @@ def upgrade() -> None:
     op.add_column("repos", sa.Column("trending_score", sa.Float(), nullable=False, server_default="0"))
     op.create_index("ix_repos_type_trending_score", "repos", ["type", "trending_score"], unique=False)
     op.create_index("ix_repos_namespace", "repos", ["namespace"], unique=False)
+    op.create_index(
+        "ix_repos_private_type_owner",
+        "repos",
+        ["type", "owner_id"],
+        unique=False,
+        sqlite_where=sa.text("private = 1"),
+        postgresql_where=sa.text("private"),
+    )
     op.create_table(
         "repo_activity",
         sa.Column("repo_id", sa.Integer(), nullable=False),
@@ -60,6 +68,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     index_for(bind.dialect.name).drop_schema(bind)
     op.drop_table("repo_activity")
+    op.drop_index("ix_repos_private_type_owner", table_name="repos")
     op.drop_index("ix_repos_namespace", table_name="repos")
     op.drop_index("ix_repos_type_trending_score", table_name="repos")
     op.drop_column("repos", "trending_score")
