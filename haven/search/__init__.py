@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, Select
 from sqlalchemy.orm import Session
 
 from haven.git.store import Entry, GitRepo
-from haven.search.text import body_terms, name_terms, query_terms
+from haven.search.text import body_terms, name_tokens, query_terms
 
 __all__ = ["SearchIndex", "index_card", "index_for", "index_name", "query_terms", "readme_text", "remove"]
 
@@ -60,12 +60,12 @@ def _index(session: Session) -> SearchIndex:
 
 def index_name(session: Session, repo_id: int, full_id: str) -> None:
     """After a repository is created, renamed or moved: index its (new) name, keeping its card text."""
-    _index(session).put(session, repo_id, name_terms(full_id), None)
+    _index(session).put(session, repo_id, name_tokens(full_id), None)
 
 
 def index_card(session: Session, repo_id: int, full_id: str, readme: str, tags: list[str]) -> None:
     """After the README on main changed: index the name, the card's tags and the README text."""
-    _index(session).put(session, repo_id, name_terms(full_id), body_terms(readme, tags))
+    _index(session).put(session, repo_id, name_tokens(full_id), body_terms(readme, tags))
 
 
 def remove(session: Session, repo_id: int) -> None:

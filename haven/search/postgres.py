@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR, insert
 from sqlalchemy.orm import Session
 
 from haven.repos.models import Repo
+from haven.search.text import alternatives
 
 _T = table("repo_search", column("repo_id"), column("name"), column("body"), column("document", TSVECTOR))
 # `simple`: lower-cased words, no stemming and no stop words, like the FTS5 side; the terms arrive
@@ -21,8 +22,13 @@ _SCHEMA = [
 
 
 def ts_query(terms: list[str]) -> str:
-    """`bert:* & base:*` (terms are alphanumeric: nothing in them is a tsquery operator)."""
-    return " & ".join(f"{t}:*" if len(t) > 1 else t for t in terms)
+    """`(0pbert | bert) & (a)` (tokens are alphanumeric: nothing in them is a tsquery operator); a term too
+    long for the prefix tokens is a prefix query (`longerthantwelve:*`)."""
+    groups = []
+    for term in terms:
+        options, prefix = alternatives(term)
+        groups.append("(" + " | ".join(f"{o}:*" if prefix else o for o in options) + ")")
+    return " & ".join(groups)
 
 
 class PostgresIndex:

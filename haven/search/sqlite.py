@@ -6,24 +6,28 @@ from sqlalchemy import ColumnElement, Connection, Select, column, exists, litera
 from sqlalchemy.orm import Session
 
 from haven.repos.models import Repo
-from haven.search.text import document_matches
+from haven.search.text import alternatives, document_matches
 
 _FTS = table("repo_search", column("rowid"), column("name"), column("body"))
 # Terms arrive already split and lower-cased (haven.search.text), so the tokenizer only splits on spaces
 # and keeps diacritics, as PostgreSQL's `simple` configuration does. No positions are stored (detail=none):
-# queries are sets of prefixes, never phrases. Prefix indexes make 2- and 3-letter prefixes cheap.
+# queries are sets of tokens, never phrases. Name prefixes are tokens of their own (haven.search.text).
 _SCHEMA = [
     "CREATE VIRTUAL TABLE repo_search USING fts5(name, body, "
-    "tokenize='unicode61 remove_diacritics 0', prefix='2 3', detail=none, columnsize=0)",
+    "tokenize='unicode61 remove_diacritics 0', detail=none, columnsize=0)",
     # Rows deleted directly or by an account's cascade take their document with them.
     "CREATE TRIGGER repo_search_delete AFTER DELETE ON repos BEGIN DELETE FROM repo_search WHERE rowid = old.id; END",
 ]
 
 
 def fts_query(terms: list[str]) -> str:
-    """`"bert"* AND "base"*`: quoted, so nothing in a term is read as an FTS5 operator; one-letter terms
-    match whole words only (a prefix of one letter would match a large part of the index)."""
-    return " AND ".join(f'"{t}"*' if len(t) > 1 else f'"{t}"' for t in terms)
+    """`("0pbert" OR "bert") AND ("a")`: each term's alternatives, quoted so that nothing in a term is read
+    as an FTS5 operator; a term too long for the prefix tokens is a prefix query (`"longerthantwelve"*`)."""
+    groups = []
+    for term in terms:
+        options, prefix = alternatives(term)
+        groups.append("(" + " OR ".join(f'"{o}"*' if prefix else f'"{o}"' for o in options) + ")")
+    return " AND ".join(groups)
 
 
 class SqliteIndex:

@@ -2,7 +2,13 @@
 
 Both engines get text that is already split into terms, so a query finds the same repositories on
 SQLite and on PostgreSQL: names are cut at `-`, `_`, `/`, `.` and camel-case humps ("alice/TinyBERTBase"
-gives alice, tiny, bert, base and tinybertbase), and every query term matches as a word prefix.
+gives alice, tiny, bert, base and tinybertbase). A query term matches a word of the name by prefix and
+a word of the card (its text and tags) whole.
+
+Name prefixes are indexed as tokens of their own ("bert" also gives 0pbe, 0pber, 0pbert), so that every
+query term is an exact token lookup: both engines answer a prefix query by merging the lists of every
+word with that prefix, which at a million repositories cost 10-20x an exact lookup (`llama* AND chat*`
+180 ms against 10 ms). Terms longer than MAX_PREFIX fall back to the engines' prefix match.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ MAX_BODY_CHARS = 50_000  # of a README: enough for any real card's prose, bounde
 MAX_TERMS = 4_000  # distinct terms kept per document
 MAX_QUERY_TERMS = 8
 MAX_TERM_CHARS = 64
+MAX_PREFIX = 12  # name-word prefixes up to this length are indexed as tokens
+PREFIX_MARK = "0p"  # starts every prefix token (a query "bert" would also match a word spelt "0pbert")
 
 _WORD = re.compile(r"[^\W_]+")
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?^---[ \t]*$", re.S | re.M)
@@ -37,6 +45,26 @@ def name_terms(full_id: str) -> list[str]:
     if joined:
         out.setdefault(joined, None)
     return [t[:MAX_TERM_CHARS] for t in out]
+
+
+def name_tokens(full_id: str) -> list[str]:
+    """What a name indexes: its terms, and the prefixes (2 to MAX_PREFIX letters) of each as marked tokens."""
+    terms = name_terms(full_id)
+    out = dict.fromkeys(terms)
+    for term in terms:
+        for k in range(2, min(len(term), MAX_PREFIX) + 1):
+            out.setdefault(PREFIX_MARK + term[:k], None)
+    return list(out)
+
+
+def alternatives(term: str) -> tuple[list[str], bool]:
+    """The tokens any one of which satisfies a query term, and whether they are prefixes (long terms) or
+    exact tokens: a name-word prefix token or the whole word (one letter: the whole word only)."""
+    if len(term) == 1:
+        return [term], False
+    if len(term) > MAX_PREFIX:
+        return [term], True
+    return [PREFIX_MARK + term, term], False
 
 
 def strip_front_matter(readme: str) -> str:
@@ -65,7 +93,14 @@ def query_terms(query: str) -> list[str]:
 
 
 def document_matches(document: str, terms: list[str]) -> bool:
-    """Whether a stored document (space-separated terms) has every query term as a word prefix (one-letter
-    terms as whole words): what the engines' prefix queries answer, checked in Python for a few rows."""
-    padded = f" {document} "
-    return all((f" {t} " if len(t) == 1 else f" {t}") in padded for t in terms)
+    """Whether a stored document (space-separated tokens) satisfies every query term, as the engines'
+    queries built from `alternatives` answer: checked in Python for a few hundred rows at a time."""
+    tokens = set(document.split())
+    for term in terms:
+        options, prefix = alternatives(term)
+        if prefix:
+            if not any(token.startswith(term) for token in tokens):
+                return False
+        elif not any(option in tokens for option in options):
+            return False
+    return True

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from haven.search.postgres import ts_query
 from haven.search.sqlite import fts_query
-from haven.search.text import MAX_QUERY_TERMS, body_terms, name_terms, query_terms
+from haven.search.text import (
+    MAX_PREFIX,
+    MAX_QUERY_TERMS,
+    PREFIX_MARK,
+    body_terms,
+    document_matches,
+    name_terms,
+    name_tokens,
+    query_terms,
+)
 
 
 def test_names_split_on_separators_and_camel_case() -> None:
@@ -32,6 +41,22 @@ def test_queries_drop_every_operator() -> None:
     assert len(query_terms(" ".join(f"t{i}" for i in range(50)))) == MAX_QUERY_TERMS
 
 
-def test_engine_queries_quote_terms_and_match_prefixes() -> None:
-    assert fts_query(["bert", "a"]) == '"bert"* AND "a"'
-    assert ts_query(["bert", "a"]) == "bert:* & a"
+def test_engine_queries_look_up_name_prefixes_and_whole_words() -> None:
+    assert fts_query(["bert", "a"]) == '("0pbert" OR "bert") AND ("a")'
+    assert ts_query(["bert", "a"]) == "(0pbert | bert) & (a)"
+    long = "abcdefghijklmnop"  # longer than the indexed prefixes: the engines' own prefix match
+    assert fts_query([long]) == f'("{long}"*)' and ts_query([long]) == f"({long}:*)"
+
+
+def test_names_index_their_prefixes_as_tokens() -> None:
+    tokens = set(name_tokens("alice/tiny-bert"))
+    assert {"alice", "tiny", "bert", "tinybert", "0pti", "0ptin", "0ptiny", "0pbe", "0ptinybe", "0ptinybert"} <= tokens
+    assert "0pt" not in tokens and "0pa" not in tokens  # one-letter terms match whole words only
+    assert all(len(t) <= len(PREFIX_MARK) + MAX_PREFIX for t in tokens if t.startswith(PREFIX_MARK))
+
+
+def test_documents_match_name_prefixes_and_whole_card_words() -> None:
+    document = " ".join(name_tokens("ann/tiny-bert")) + " sentiment reviews"
+    assert document_matches(document, ["ber", "tin"]) and document_matches(document, ["sentiment"])
+    assert not document_matches(document, ["senti"])  # card words match whole
+    assert not document_matches(document, ["bert", "nothing"])

@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.orm import Session
 
 from haven.search import index_for
-from haven.search.text import name_terms
+from haven.search.text import name_tokens
 
 revision = "0004"
 down_revision = "0003"
@@ -60,7 +60,7 @@ def upgrade() -> None:
     index = index_for(bind.dialect.name)
     session = Session(bind=bind)
     for repo_id, full_id in bind.execute(sa.text("SELECT id, full_id FROM repos")).all():
-        index.put(session, repo_id, name_terms(full_id), [])
+        index.put(session, repo_id, name_tokens(full_id), [])
     session.flush()
 
 
