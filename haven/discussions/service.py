@@ -95,8 +95,8 @@ def get_row(session: Session, repo_id: int, num: int) -> Discussion:
 
 def check_title(title: str) -> str:
     title = title.strip()
-    if not 3 <= len(title) <= MAX_TITLE:
-        raise BadRequest(f"The title must be 3 to {MAX_TITLE} characters")
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise BadRequest(f"The title must be 1 to {MAX_TITLE} characters")
     return title
 
 

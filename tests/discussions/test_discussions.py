@@ -99,12 +99,9 @@ def test_author_and_writers_rename_close_and_reopen_others_may_not(hub: Hub, rep
         "Old title",
         "New title",
     )
-    for call in (
-        lambda: carol.rename_discussion(repo_id, num, "Hijacked"),
-        lambda: carol.change_discussion_status(repo_id, num, "closed"),
-    ):
+    for method, arg in ((carol.rename_discussion, "Hijacked"), (carol.change_discussion_status, "closed")):
         with pytest.raises(HfHubHTTPError) as exc:
-            call()
+            method(repo_id, num, arg)
         assert _status(exc) == 403
     closed = alice.change_discussion_status(repo_id, num, "closed", comment="Answered in the card.")
     assert isinstance(closed, DiscussionStatusChange) and closed.new_status == "closed" and closed.author == "alice"
@@ -135,14 +132,14 @@ def test_a_private_repository_s_threads_are_404_to_outsiders(hub: Hub, repo_name
     assert hub.api("carol").get_discussion_details(repo_id, num).title == "Internal"  # acme reader
     for user in (None, "bob"):
         api = hub.api(user)
-        for call in (
-            lambda: list(api.get_repo_discussions(repo_id)),
-            lambda: api.get_discussion_details(repo_id, num),
-            lambda: api.comment_discussion(repo_id, num, "hi"),
-            lambda: api.create_discussion(repo_id, "Let me in"),
+        for method, args in (
+            (lambda *a: list(api.get_repo_discussions(*a)), (repo_id,)),  # noqa: B023 (called in this iteration)
+            (api.get_discussion_details, (repo_id, num)),
+            (api.comment_discussion, (repo_id, num, "hi")),
+            (api.create_discussion, (repo_id, "Let me in")),
         ):
             with pytest.raises(RepositoryNotFoundError):
-                call()
+                method(*args)
 
 
 def test_bad_input_is_a_400_and_missing_threads_a_404(hub: Hub, repo_id: str) -> None:
