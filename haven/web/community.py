@@ -43,9 +43,7 @@ def discussions(web: Web, repo_type: str, namespace: str, name: str) -> Response
     )
     more = (page + 1) * service.PAGE_SIZE < total
     ctx = repo_context(web, ref, "community")
-    return render(
-        web, "discussions.html", **ctx, rows=rows, total=total, state=status, kind=kind, page=page, more=more
-    )
+    return render(web, "discussions.html", **ctx, rows=rows, total=total, state=status, kind=kind, page=page, more=more)
 
 
 @repo_routes(router, "/{namespace}/{name}/discussions", ["POST"])

@@ -3,8 +3,10 @@ merge commit), conflicts that change nothing, closed and merged PRs refusing com
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, DiscussionCommit
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+from tests.cas._xet import xet_file_shas
 from tests.conftest import Hub
 
 BIG = 10 * 1024 * 1024 + 1024  # above the LFS threshold
@@ -179,3 +182,30 @@ def test_readers_upload_large_files_to_prs_through_lfs(hub: Hub, repo_id: str, t
     with pytest.raises(HfHubHTTPError) as exc:
         bob.upload_file(path_or_fileobj=big, path_in_repo="w2.bin", repo_id=repo_id)  # but not to main
     assert _status(exc) == 403
+
+
+XET_UPLOAD = """
+import os, sys
+from huggingface_hub import HfApi
+api = HfApi()
+info = api.upload_file(path_or_fileobj=bytes(range(256)) * 8192, path_in_repo="xet.bin", repo_id=sys.argv[1],
+                       create_pr=True, commit_message="through xet")
+print("PR", info.pr_revision)
+"""
+
+
+def test_readers_open_prs_through_xet_too(sqlite_hub: Hub, tmp_path: Path) -> None:
+    """The stock client with hf_xet (no HF_HUB_DISABLE_XET): create_pr uploads get a write token for the CAS."""
+    repo_id = f"alice/{tmp_path.name[-20:]}"
+    sqlite_hub.api("alice").create_repo(repo_id)
+    env = sqlite_hub.client_env("bob", tmp_path / "home")
+    env.pop("HF_HUB_DISABLE_XET", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", XET_UPLOAD, repo_id], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PR refs/pr/1" in proc.stdout
+    data = bytes(range(256)) * 8192
+    assert _raw(sqlite_hub, repo_id, "xet.bin", "refs/pr/1") == data
+    assert hashlib.sha256(data).hexdigest() in xet_file_shas(sqlite_hub)  # it did go through the CAS
+    assert sqlite_hub.api("alice").get_discussion_details(repo_id, 1).author == "bob"
