@@ -111,12 +111,12 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
 
 
 def _for_pull_request(body: dict[str, Any], actor: Any) -> bool:
-    """Uploads for a pull request (no ref: create_pr; or a refs/pr/* ref) need only read access, as commits
-    to pull requests do; the objects become reachable only through such a commit."""
+    """Uploads that name a pull request's ref (refs/pr/N) need only read access, as commits to pull requests
+    do. A batch without a ref still needs write access: it may be for any branch."""
     ref = body.get("ref")
     name = ref.get("name") if isinstance(ref, dict) else None
     signed_in = not actor.anonymous and actor.token_role == "write"
-    return signed_in and (name is None or (isinstance(name, str) and name.startswith("refs/pr/")))
+    return signed_in and isinstance(name, str) and name.startswith("refs/pr/")
 
 
 def _valid_object(obj: dict[str, Any]) -> bool:
