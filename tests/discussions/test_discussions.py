@@ -157,3 +157,12 @@ def test_bad_input_is_a_400_and_missing_threads_a_404(hub: Hub, repo_id: str) ->
     with pytest.raises(HfHubHTTPError) as exc:
         api.edit_discussion_comment(repo_id, num, "0" * 24, "nothing there")
     assert _status(exc) == 404
+
+
+def test_concurrent_openings_get_distinct_consecutive_numbers(hub: Hub, repo_id: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    users = ["alice", "bob", "carol", "dave"] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        nums = list(pool.map(lambda u: hub.api(u).create_discussion(repo_id, f"by {u}").num, users))
+    assert sorted(nums) == list(range(1, len(users) + 1))
