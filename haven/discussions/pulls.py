@@ -7,6 +7,7 @@ that transaction, so a failure on either side leaves both as they were.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.auth.permissions import Actor, Permission
@@ -172,3 +173,39 @@ def pr_state(ref: RepoRef, num: int, target: str | None, with_diff: bool) -> tup
         return [], None
     files = git_merge.conflicts(ref.git, base, head)
     return files, git_merge.patch(ref.git, base, head) if with_diff else None
+
+
+# --- git pushes to refs/pr/N (writers only: receive-pack needs write access) -----------------------------
+
+
+def push_problem(hub: Hub, repo_id: int, name: str, new: str) -> str | None:
+    """Why a push may not move `name` (a refs/pr/* ref), or None: only open pull requests take pushes,
+    and their branches are never deleted."""
+    num = pr_number(name)
+    if num is None:
+        return "pull request refs (refs/pr/*) are named refs/pr/<number>"
+    if set(new) == {"0"}:
+        return "pull request refs (refs/pr/*) cannot be deleted"
+    with hub.db.read() as session:
+        d = session.scalar(select(Discussion).where(Discussion.repo_id == repo_id, Discussion.num == num))
+    if d is None or not d.is_pull_request:
+        return f"there is no pull request #{num}: refs/pr/* take pushes to existing pull requests only"
+    if d.status not in (OPEN, DRAFT):
+        return f"pull request #{num} is {d.status}: it accepts no more commits"
+    return None
+
+
+def record_push(hub: Hub, ref: RepoRef, actor: Actor, name: str, old: str | None, new: str) -> None:
+    """The commit events of a push to refs/pr/N (one per new commit), and a draft becomes open."""
+    num = pr_number(name)
+    if num is None:
+        return
+    commits = git_merge.between(ref.git, old, new)
+    with hub.db.write() as session:
+        d = session.scalar(select(Discussion).where(Discussion.repo_id == ref.row.id, Discussion.num == num))
+        if d is None:
+            return
+        if d.status == DRAFT:
+            d.status = OPEN
+        for c in commits:
+            add_event(session, d, actor, "commit", {"subject": c.title, "oid": c.id})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pygit2
 
-from haven.git.store import GitRepo
+from haven.git.store import CommitInfo, GitRepo
 
 MAX_PATCH = 1_000_000  # characters of unified diff handed to API clients
 
@@ -58,6 +58,15 @@ def merge(git: GitRepo, target: str, head: str, message: str, author: tuple[str,
         raise MergeConflict(sorted({e.path for entries in index.conflicts for e in entries if e is not None}))
     tree = str(index.write_tree(repo))
     return git.write_commit(tree, [target, head], message, author)
+
+
+def between(git: GitRepo, old: str | None, new: str, limit: int = 50) -> list[CommitInfo]:
+    """Commits reachable from `new` but not from `old`, oldest first (at most the newest `limit`)."""
+    walker = git.repo.walk(pygit2.Oid(hex=new), pygit2.enums.SortMode.TOPOLOGICAL)
+    if old is not None:
+        walker.hide(pygit2.Oid(hex=old))
+    out = [git.commit_info(str(c.id)) for _, c in zip(range(limit), walker, strict=False)]
+    return out[::-1]
 
 
 def patch(git: GitRepo, target: str, head: str) -> str:
