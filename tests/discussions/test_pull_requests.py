@@ -210,3 +210,20 @@ def test_readers_open_prs_through_xet_too(sqlite_hub: Hub, tmp_path: Path) -> No
     assert _raw(sqlite_hub, repo_id, "xet.bin", "refs/pr/1") == data
     assert hashlib.sha256(data).hexdigest() in xet_file_shas(sqlite_hub)  # it did go through the CAS
     assert sqlite_hub.api("alice").get_discussion_details(repo_id, 1).author == "bob"
+
+
+def test_path_tricks_in_pr_revisions_reach_no_other_branch(hub: Hub, repo_id: str) -> None:
+    bob = hub.api("bob")
+    bob.create_pull_request(repo_id, "mine")
+    head = _main(hub, repo_id)
+    for revision in (
+        "refs/pr/1/../../heads/main",
+        "refs/pr/../heads/main",
+        "refs/pr/01",
+        "refs/pr/1 ",
+        "refs/heads/main",
+    ):
+        with pytest.raises(HfHubHTTPError) as exc:
+            bob.create_commit(repo_id, _add("evil.txt", b"x"), commit_message="evil", revision=revision)
+        assert _status(exc) in (400, 403, 404), revision
+    assert _main(hub, repo_id) == head
