@@ -111,6 +111,17 @@ async def comment(web: Web, repo_type: str, namespace: str, name: str, num: int)
     return redirect(web, _thread_url(repo_type, full_id, num) + "#new-comment")
 
 
+@repo_routes(router, "/{namespace}/{name}/discussions/{num:int}/hide", ["POST"])
+async def hide_comment(web: Web, repo_type: str, namespace: str, name: str, num: int) -> Response:
+    """Writers hide a comment for good (its text is erased)."""
+    form = await checked_form(web)
+    web.require_login()
+    full_id = f"{namespace}/{name}"
+    event_id = field_str(form, "comment_id")
+    await in_thread(service.hide_comment, web.hub, web.actor, repo_type, full_id, num, event_id)
+    return redirect(web, _thread_url(repo_type, full_id, num) + f"#e-{event_id}")
+
+
 @repo_routes(router, "/{namespace}/{name}/discussions/{num:int}/status", ["POST"])
 async def change_status(web: Web, repo_type: str, namespace: str, name: str, num: int) -> Response:
     """Close or reopen, with the comment box's text when there is some."""

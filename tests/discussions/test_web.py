@@ -109,3 +109,14 @@ def test_browser_story_review_comment_and_merge_a_pull_request(sqlite_hub: Hub, 
     page.wait_for_selector("#thread-status:has-text('merged')")
     assert page.locator(".event-status-change").last.inner_text().count("merged") == 1
     assert api.get_discussion_details(repo_id, num).status == "merged"
+
+
+def test_writers_hide_comments_from_the_page(sqlite_hub: Hub, web: WebClient, anon: WebClient) -> None:
+    repo_id, api = _owned_repo(sqlite_hub, web)
+    num = _bob_pr(sqlite_hub, repo_id)
+    spam = sqlite_hub.api("bob").comment_discussion(repo_id, num, "cheap GPUs here")
+    thread = f"/{repo_id}/discussions/{num}"
+    assert f'data-hide="{spam.id}"' in web.get(thread).text and "data-hide" not in anon.get(thread).text
+    page = web.post_form(thread, f"{thread}/hide", {"comment_id": spam.id})
+    assert "cheap GPUs" not in page.text and "This comment has been hidden." in page.text
+    assert api.get_discussion_details(repo_id, num).events[-1].hidden
