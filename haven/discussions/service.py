@@ -24,6 +24,7 @@ from haven.db import utcnow
 from haven.discussions.models import CLOSED, DRAFT, MERGED, OPEN, Discussion, DiscussionEvent
 from haven.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from haven.hub import Hub
+from haven.repos.models import Repo
 from haven.repos.service import RepoRef, find_repo
 
 T = TypeVar("T")
@@ -131,9 +132,10 @@ def add_event(
 
 
 def new_discussion(session: Session, ref: RepoRef, actor: Actor, title: str, description: str, pr: bool) -> Discussion:
-    """A thread with the next number of the repository and its opening comment. The number comes from
-    max()+1 under the write transaction; a concurrent insert on PostgreSQL fails the unique constraint,
-    and the caller's transaction is retried (see `numbered`)."""
+    """A thread with the next number of the repository and its opening comment. The number is max()+1
+    while holding the repository's row lock (PostgreSQL; SQLite write transactions are serial anyway), so
+    concurrent openings queue; the unique constraint and `numbered` are the backstop."""
+    session.execute(select(Repo.id).where(Repo.id == ref.row.id).with_for_update())
     last = session.scalar(select(func.max(Discussion.num)).where(Discussion.repo_id == ref.row.id))
     d = Discussion(
         repo_id=ref.row.id,

@@ -1,11 +1,6 @@
-"""The web suite's clients and browser (Community pages) and the git suite's git (pushes to refs/pr/N)."""
+"""The web suite's httpx clients (Community pages) and the git suite's git (pushes to refs/pr/N).
 
-from tests.git.conftest import git  # noqa: F401
-from tests.web.conftest import (  # noqa: F401 (fixtures and the screenshot hook, by name)
-    _clean_artifacts,
-    anon,
-    browser,
-    new_page,
-    pytest_runtest_makereport,
-    web,
-)
+The browser fixtures stay in tests/web: Playwright's sync API runs once per process."""
+
+from tests.git.conftest import git  # noqa: F401 (fixture, by name)
+from tests.web.conftest import anon, web  # noqa: F401 (fixtures, by name)

@@ -1,14 +1,13 @@
-"""The Community tab as pages: listing, thread, comment form (CSRF), PR files, merge and close buttons for
-those allowed, private repositories as 404 pages; and one story in a real browser."""
+"""The Community tab as pages: listing, thread, comment form (CSRF), PR files, merge, close and hide buttons
+for those allowed, private repositories as 404 pages. The browser story is tests/web/test_community.py (one
+Playwright instance per test process: its fixtures live in tests/web)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from tests.conftest import Hub
-from tests.web.conftest import PASSWORD, WebClient, unique
+from tests.web.conftest import WebClient, unique
 
 
 def _owned_repo(sqlite_hub: Hub, web: WebClient, private: bool = False) -> tuple[str, HfApi]:
@@ -81,34 +80,6 @@ def test_a_private_repository_s_threads_are_404_pages_to_outsiders(
         assert web.get(path).status_code == 200
         page = anon.get(path)
         assert page.status_code == 404 and "secret plans" not in page.text
-
-
-def test_browser_story_review_comment_and_merge_a_pull_request(sqlite_hub: Hub, web: WebClient, new_page: Any) -> None:
-    base = sqlite_hub.url
-    repo_id, api = _owned_repo(sqlite_hub, web)
-    num = _bob_pr(sqlite_hub, repo_id)
-    sqlite_hub.api("bob").comment_discussion(repo_id, num, "Please have a look")
-    page = new_page()
-    page.goto(f"{base}/login")
-    page.fill("#name", web.user)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.goto(f"{base}/{repo_id}")
-    page.click("nav.tabs a:has-text('Community')")
-    page.click("a:has-text('Add pr.txt')")
-    page.wait_for_url(f"{base}/{repo_id}/discussions/{num}")
-    assert page.locator("#thread-status").inner_text() == "open"
-    assert page.locator(".event-comment .comment").last.inner_text() == "Please have a look"
-    page.click("a:has-text('Files changed')")
-    assert page.locator("section.diff code").first.inner_text() == "pr.txt"
-    page.go_back()
-    page.fill("#comment", "Thanks, **merging**")
-    page.click("button:has-text('Comment')")
-    assert page.locator(".event-comment .comment strong").last.inner_text() == "merging"
-    page.click("#merge")
-    page.wait_for_selector("#thread-status:has-text('merged')")
-    assert page.locator(".event-status-change").last.inner_text().count("merged") == 1
-    assert api.get_discussion_details(repo_id, num).status == "merged"
 
 
 def test_writers_hide_comments_from_the_page(sqlite_hub: Hub, web: WebClient, anon: WebClient) -> None:
