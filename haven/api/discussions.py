@@ -9,12 +9,15 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from haven.api.common import full_id
+from haven.api.common import check_gate, full_id
 from haven.api.deps import ActorDep, HubDep
 from haven.api.format import iso
 from haven.api.responses import JSON
+from haven.auth.permissions import Actor
 from haven.discussions import pulls, service
 from haven.discussions.service import DiscussionView, EventView
+from haven.errors import GatedRepo
+from haven.repos.service import RepoRef
 
 router = APIRouter()
 BASE = "/api/{repo_type:rtype}/{namespace}/{name}/discussions"
@@ -130,7 +133,7 @@ def details(
     d, ref = service.get_discussion(hub, actor, repo_type, full_id(namespace, name), num)
     out = discussion_json(d) | {"events": [event_json(e) for e in d.events]}
     if d.is_pull_request:
-        conflicts, patch = pulls.pr_state(ref, d.num, d.target_branch, diff in ("1", "true"))
+        conflicts, patch = pulls.pr_state(ref, d.num, d.target_branch, diff in ("1", "true") and _ungated(ref, actor))
         changes: dict[str, Any] = {"base": (d.target_branch or "refs/heads/main").removeprefix("refs/heads/")}
         if d.merge_commit:
             changes["mergeCommitId"] = d.merge_commit
@@ -138,6 +141,15 @@ def details(
         if patch is not None:
             out["diff"] = patch
     return JSON(out)
+
+
+def _ungated(ref: RepoRef, actor: Actor) -> bool:
+    """Whether the caller may see file contents (a diff shows them): gated repositories need approval."""
+    try:
+        check_gate(ref, actor)
+    except GatedRepo:
+        return False
+    return True
 
 
 @router.post(BASE + "/{num:int}/comment")

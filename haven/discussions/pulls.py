@@ -114,7 +114,7 @@ def commit_to_pull_request(
             raise PreconditionFailed(f"parent commit {req.parent_commit} is not the head {head} of {name}")
         commit, new_objects = build_commit(hub, actor, ref, head, req, linked)
         with hub.db.write() as session:
-            d = get_row(session, ref.row.id, num)
+            d = get_row(session, ref.row.id, num, lock=True)
             if not d.is_pull_request or d.status not in (OPEN, DRAFT):
                 raise Forbidden(f"Pull request #{num} is {d.status}: it accepts no more commits")
             d.status = OPEN
@@ -148,7 +148,7 @@ def merge_pull_request(
         except ValueError as e:
             raise BadRequest(f"Pull request #{num} has nothing to merge ({e})") from None
         with hub.db.write() as session:
-            d = get_row(session, ref.row.id, num)
+            d = get_row(session, ref.row.id, num, lock=True)
             _check_mergeable(d)
             if comment and comment.strip():
                 add_event(session, d, actor, "comment", {"history": []}, content=service.check_text(comment))

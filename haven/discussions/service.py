@@ -87,8 +87,11 @@ def may_moderate(actor: Actor, ref: RepoRef, d: Discussion) -> bool:
     return is_writer(actor, ref) or (actor.user_id is not None and d.author_id == actor.user_id)
 
 
-def get_row(session: Session, repo_id: int, num: int) -> Discussion:
-    d = session.scalar(select(Discussion).where(Discussion.repo_id == repo_id, Discussion.num == num))
+def get_row(session: Session, repo_id: int, num: int, lock: bool = False) -> Discussion:
+    """The thread; `lock` holds its row until the transaction ends (PostgreSQL), so status changes,
+    merges and commits that check its status cannot interleave."""
+    query = select(Discussion).where(Discussion.repo_id == repo_id, Discussion.num == num)
+    d = session.scalar(query.with_for_update() if lock else query)
     if d is None:
         raise NotFound(f"Discussion #{num} not found")
     return d
@@ -330,7 +333,7 @@ def change_status(
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
         require_participant(actor)
-        d = get_row(session, ref.row.id, num)
+        d = get_row(session, ref.row.id, num, lock=True)
         if not may_moderate(actor, ref, d):
             raise Forbidden("Only the author or a repository writer can change the status of this discussion")
         if d.status == MERGED:

@@ -227,3 +227,13 @@ def test_path_tricks_in_pr_revisions_reach_no_other_branch(hub: Hub, repo_id: st
             bob.create_commit(repo_id, _add("evil.txt", b"x"), commit_message="evil", revision=revision)
         assert _status(exc) in (400, 403, 404), revision
     assert _main(hub, repo_id) == head
+
+
+def test_a_gated_repository_s_pr_diff_is_only_for_those_granted_access(hub: Hub, repo_id: str) -> None:
+    alice = hub.api("alice")
+    pr = alice.create_commit(repo_id, _add("secret.txt", b"gated bytes\n"), commit_message="s", create_pr=True)
+    alice.update_repo_settings(repo_id, gated="manual")
+    assert "+gated bytes" in (alice.get_discussion_details(repo_id, pr.pr_num).diff or "")
+    for user in (None, "bob"):
+        d = hub.api(user).get_discussion_details(repo_id, pr.pr_num)
+        assert d.title == "s" and d.diff is None  # the thread is public metadata, the diff is file content
