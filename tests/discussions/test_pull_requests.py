@@ -192,20 +192,33 @@ api = HfApi()
 info = api.upload_file(path_or_fileobj=bytes(range(256)) * 8192, path_in_repo="xet.bin", repo_id=sys.argv[1],
                        create_pr=True, commit_message="through xet")
 print("PR", info.pr_revision)
+folder = sys.argv[2]
+os.makedirs(folder + "/sub")
+open(folder + "/sub/big.bin", "wb").write(bytes(range(256)) * 4096)
+open(folder + "/small.txt", "w").write("small")
+info = api.upload_folder(folder_path=folder, repo_id=sys.argv[1], create_pr=True, commit_message="a folder")
+print("PR", info.pr_revision)
 """
 
 
 def test_readers_open_prs_through_xet_too(sqlite_hub: Hub, tmp_path: Path) -> None:
-    """The stock client with hf_xet (no HF_HUB_DISABLE_XET): create_pr uploads get a write token for the CAS."""
+    """The stock client with hf_xet (no HF_HUB_DISABLE_XET): create_pr uploads get a write token for the CAS;
+    upload_folder's pipeline opens the PR first (create_pull_request), then commits to refs/pr/N."""
     repo_id = f"alice/{tmp_path.name[-20:]}"
     sqlite_hub.api("alice").create_repo(repo_id)
     env = sqlite_hub.client_env("bob", tmp_path / "home")
     env.pop("HF_HUB_DISABLE_XET", None)
     proc = subprocess.run(
-        [sys.executable, "-c", XET_UPLOAD, repo_id], env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-c", XET_UPLOAD, repo_id, str(tmp_path / "folder")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "PR refs/pr/1" in proc.stdout
+    assert "PR refs/pr/1" in proc.stdout and "PR refs/pr/2" in proc.stdout  # upload_file, then upload_folder
+    assert _raw(sqlite_hub, repo_id, "sub/big.bin", "refs/pr/2") == bytes(range(256)) * 4096
     data = bytes(range(256)) * 8192
     assert _raw(sqlite_hub, repo_id, "xet.bin", "refs/pr/1") == data
     assert hashlib.sha256(data).hexdigest() in xet_file_shas(sqlite_hub)  # it did go through the CAS
