@@ -143,7 +143,7 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
     )
 
     def after() -> None:
-        push.after_push(hub, RepoRef(ref.row, open_repo(ref.path), ref.path), before)
+        push.after_push(hub, RepoRef(ref.row, open_repo(ref.path), ref.path), before, get_actor(request))
 
     return GitRpc(service, command, decoder, gate=PushGate(check), after=after)
 

@@ -44,7 +44,7 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
         raise BadRequest("Body must be an LFS batch request with 'operation' and 'objects'") from None
     if len(objects) > MAX_BATCH:
         raise PayloadTooLarge(f"At most {MAX_BATCH} objects per batch")
-    perm = Permission.WRITE if operation == "upload" else Permission.READ
+    perm = Permission.WRITE if operation == "upload" and not _for_pull_request(body, actor) else Permission.READ
     if actor.anonymous and perm is Permission.WRITE:
         raise Unauthorized("Authentication required to upload", headers={"LFS-Authenticate": 'Basic realm="Haven"'})
     try:
@@ -108,6 +108,15 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
                 item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size, multipart)
         out.append(item)
     return _lfs_json({"transfer": "xet" if use_xet else "basic", "objects": out, "hash_algo": "sha256"})
+
+
+def _for_pull_request(body: dict[str, Any], actor: Any) -> bool:
+    """Uploads that name a pull request's ref (refs/pr/N) need only read access, as commits to pull requests
+    do. A batch without a ref still needs write access: it may be for any branch."""
+    ref = body.get("ref")
+    name = ref.get("name") if isinstance(ref, dict) else None
+    signed_in = not actor.anonymous and actor.token_role == "write"
+    return signed_in and isinstance(name, str) and name.startswith("refs/pr/")
 
 
 def _valid_object(obj: dict[str, Any]) -> bool:

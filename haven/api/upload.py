@@ -15,7 +15,8 @@ from haven.api.deps import ActorDep, HubDep
 from haven.api.errors import error_response
 from haven.api.responses import JSON
 from haven.auth.permissions import Actor, Permission
-from haven.errors import BadRequest, HavenError, PayloadTooLarge
+from haven.discussions import pulls
+from haven.errors import BadRequest, PayloadTooLarge
 from haven.git.lfs import parse_gitattributes
 from haven.hub import Hub
 from haven.names import check_path
@@ -73,14 +74,16 @@ async def preupload(
         raise BadRequest("Body must be JSON with a 'files' list") from None
     if len(files) > MAX_PREUPLOAD_FILES:
         raise PayloadTooLarge(f"At most {MAX_PREUPLOAD_FILES} files per preupload call")
-    result = await run_in_threadpool(_preupload, hub, actor, repo_type, namespace, name, revision, files)
+    # Pull requests take commits from readers: what goes through LFS is no secret from them.
+    perm = Permission.READ if _create_pr(request) or pulls.pr_number(revision) else Permission.WRITE
+    result = await run_in_threadpool(_preupload, hub, actor, repo_type, namespace, name, revision, files, perm)
     return JSON({"files": result, "commitOid": None})
 
 
 def _preupload(
-    hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, revision: str, files: list[Any]
+    hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, revision: str, files: list[Any], perm: Permission
 ) -> list[dict[str, Any]]:
-    ref = lookup(hub, actor, repo_type, namespace, name, Permission.WRITE)
+    ref = lookup(hub, actor, repo_type, namespace, name, perm)
     commit = ref.git.resolve(revision) if revision not in ("None",) else None
     attrs = ""
     if commit is not None:
@@ -109,13 +112,25 @@ async def commit(
     repo_type: str, namespace: str, name: str, revision: str, request: Request, hub: HubDep, actor: ActorDep
 ) -> JSON:
     """Serves create_commit / upload_file / upload_folder / delete_file(s) / delete_folder."""
-    if request.query_params.get("create_pr") in ("1", "true"):
-        raise HavenError("Pull requests are not supported by this Haven version yet").with_status(501)
     raw = await read_body(request, hub.settings.max_request_body)
     req = await run_in_threadpool(parse_ndjson, raw)
-    oid, ref = await run_in_threadpool(create_commit, hub, actor, repo_type, f"{namespace}/{name}", revision, req)
+    repo, pr_num = f"{namespace}/{name}", pulls.pr_number(revision)
+    extra = {}
+    if _create_pr(request):
+        oid, ref, num = await run_in_threadpool(
+            pulls.commit_as_pull_request, hub, actor, repo_type, repo, revision, req
+        )
+        extra["pullRequestUrl"] = f"{repo_url(request, ref.type, ref.full_id)}/discussions/{num}"
+    elif pr_num is not None:
+        oid, ref = await run_in_threadpool(pulls.commit_to_pull_request, hub, actor, repo_type, repo, pr_num, req)
+    else:
+        oid, ref = await run_in_threadpool(create_commit, hub, actor, repo_type, repo, revision, req)
     url = repo_url(request, ref.type, ref.full_id)
-    return JSON({"success": True, "commitOid": oid, "commitUrl": f"{url}/commit/{oid}", "hookOutput": ""})
+    return JSON({"success": True, "commitOid": oid, "commitUrl": f"{url}/commit/{oid}", "hookOutput": ""} | extra)
+
+
+def _create_pr(request: Request) -> bool:
+    return request.query_params.get("create_pr") in ("1", "true")
 
 
 def parse_ndjson(raw: bytes) -> CommitRequest:

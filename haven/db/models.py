@@ -2,12 +2,15 @@
 
 from haven.auth.models import Account, Membership, Token, WebSession
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
+from haven.discussions.models import Discussion, DiscussionEvent
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 
 __all__ = [
     "Account",
+    "Discussion",
+    "DiscussionEvent",
     "Job",
     "LfsObject",
     "Like",

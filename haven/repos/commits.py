@@ -85,17 +85,37 @@ def branch_ref(git: GitRepo, revision: str) -> str:
     return name
 
 
-def create_commit(
-    hub: Hub, actor: Actor, repo_type: str, full_id: str, revision: str, req: CommitRequest
-) -> tuple[str, RepoRef]:
-    """Commit `req` on top of `revision`; returns the new commit id."""
+def prepare(
+    hub: Hub, actor: Actor, repo_type: str, full_id: str, req: CommitRequest, perm: Permission = Permission.WRITE
+) -> tuple[RepoRef, dict[str, int]]:
+    """Checks that need no lock: the repository and `perm` on it, the paths, the parent, the LFS objects."""
     with hub.db.read() as session:
-        ref = find_repo(hub, session, actor, repo_type, full_id, Permission.WRITE)
+        ref = find_repo(hub, session, actor, repo_type, full_id, perm)
     linked = lfs.linked(hub, ref.row.id, [op.oid for op in req.operations if isinstance(op, AddLfsFile)])
     for op in req.operations:
         check_path(op.path.rstrip("/") if isinstance(op, RemoveFolder) else op.path)
     if req.parent_commit is not None and not PARENT.match(req.parent_commit):
         raise BadRequest(f"Invalid parent commit: {req.parent_commit}")
+    return ref, linked
+
+
+def build_commit(
+    hub: Hub, actor: Actor, ref: RepoRef, head: str, req: CommitRequest, linked: dict[str, int]
+) -> tuple[str, dict[str, int]]:
+    """Write the objects of `req` applied on `head` (no ref moves); the commit id and its new LFS objects."""
+    changes, new_objects = _materialize(hub, ref.git, ref, head, req.operations, linked)
+    try:
+        tree = ref.git.build_tree(head, changes)
+    except ChangeError as e:
+        raise (EntryNotFound if e.missing else BadRequest)(str(e)) from None
+    return ref.git.write_commit(tree, [head], req.message, author_of(actor)), new_objects
+
+
+def create_commit(
+    hub: Hub, actor: Actor, repo_type: str, full_id: str, revision: str, req: CommitRequest
+) -> tuple[str, RepoRef]:
+    """Commit `req` on top of `revision`; returns the new commit id."""
+    ref, linked = prepare(hub, actor, repo_type, full_id, req)
     git = ref.git
     with repo_lock(ref.path):
         name = branch_ref(git, revision)
@@ -110,12 +130,7 @@ def create_commit(
                     "The branch was updated since you opened this page. Please refresh and try again "
                     f"(parent commit {req.parent_commit} is not the head {head} of {revision})."
                 )
-            changes, new_objects = _materialize(hub, git, ref, head, req.operations, linked)
-            try:
-                tree = git.build_tree(head, changes)
-            except ChangeError as e:
-                raise (EntryNotFound if e.missing else BadRequest)(str(e)) from None
-            commit = git.write_commit(tree, [head], req.message, author_of(actor))
+            commit, new_objects = build_commit(hub, actor, ref, head, req, linked)
             try:
                 git.update_ref(name, commit, head)
                 break

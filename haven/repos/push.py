@@ -5,7 +5,8 @@ metadata work after one (the same as after an API commit).
 see haven.git.smart_http.PushGate); git itself reads them there, so a refused push leaves no trace.
 Every file a new commit adds or changes is checked: its path, that it is not a submodule, that it is
 stored with Git LFS when it is at least `lfs_threshold` bytes, and that an LFS pointer names an object
-uploaded to this repository. Ref rules: only branches and tags, never refs/pr/*, never deleting main.
+uploaded to this repository. Ref rules: only branches, tags and the branches of open pull requests
+(refs/pr/N, never deleted), never deleting main.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from haven.auth.permissions import Actor
+from haven.discussions import pulls
 from haven.errors import BadRequest
 from haven.git.lfs import MAX_POINTER_SIZE, parse_pointer
 from haven.git.smart_http import base_env
@@ -55,7 +58,7 @@ class NewFile:
 def check_push(hub: Hub, ref: RepoRef, updates: list[RefUpdate], quarantine: dict[str, str]) -> str | None:
     """None if the push may proceed, else the message that refuses it (all problems found, one per line)."""
     env = _git_env(ref.path, quarantine)
-    problems = _check_refs(ref, updates, env)
+    problems = _check_refs(hub, ref, updates, env)
     if problems:
         return _refusal(problems)
     tips = [u.new for u in updates if not u.delete]
@@ -112,11 +115,13 @@ def _git(repo: Path, args: list[str], env: dict[str, str], stdin: bytes = b"") -
     return proc.stdout
 
 
-def _check_refs(ref: RepoRef, updates: list[RefUpdate], env: dict[str, str]) -> list[str]:
+def _check_refs(hub: Hub, ref: RepoRef, updates: list[RefUpdate], env: dict[str, str]) -> list[str]:
     problems = []
     for u in updates:
         if u.name.startswith("refs/pr/"):
-            problems.append(f"  {u.name}: pull request refs (refs/pr/*) cannot be pushed")
+            problem = pulls.push_problem(hub, ref.row.id, u.name, u.new)
+            if problem:
+                problems.append(f"  {u.name}: {problem}")
             continue
         short = next((u.name[len(p) :] for p in ("refs/heads/", "refs/tags/") if u.name.startswith(p)), "")
         if not short:
@@ -137,7 +142,7 @@ def _check_refs(ref: RepoRef, updates: list[RefUpdate], env: dict[str, str]) -> 
     lines = _git(ref.path, ["cat-file", "--batch-check=%(objecttype)"], env, query).decode().splitlines()
     for i, u in enumerate(targets):
         direct, peeled = lines[2 * i], lines[2 * i + 1]
-        if peeled != "commit" or (u.name.startswith("refs/heads/") and direct != "commit"):
+        if peeled != "commit" or (u.name.startswith(("refs/heads/", "refs/pr/")) and direct != "commit"):
             problems.append(f"  {u.name}: must point to a commit")
     return problems
 
@@ -243,7 +248,7 @@ def _missing_lfs_message(missing: list[NewFile], pointers: dict) -> str:  # type
 # --- after the push ------------------------------------------------------------------------------------
 
 
-def after_push(hub: Hub, ref: RepoRef, before: dict[str, str]) -> None:
+def after_push(hub: Hub, ref: RepoRef, before: dict[str, str], actor: Actor | None = None) -> None:
     """Record what a push changed, as after an API commit: head and card of main, lastModified, storage.
 
     Under the repository lock, from the refs as they are now: whatever order pushes and API commits end
@@ -254,6 +259,9 @@ def after_push(hub: Hub, ref: RepoRef, before: dict[str, str]) -> None:
         changed = sorted(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
         if not changed:
             return
+        for name in changed:
+            if name.startswith("refs/pr/") and name in now and actor is not None:
+                pulls.record_push(hub, ref, actor, name, before.get(name), now[name])
         main = f"refs/heads/{DEFAULT_BRANCH}"
         if main in changed and main in now:
             after_commit(hub, ref, main, now[main], {})

@@ -115,3 +115,8 @@ def human_count(n: int | None) -> str:
 
 def pygments_css() -> str:
     return HtmlFormatter(style="default").get_style_defs(".highlight")
+
+
+def markdown_html(text: str) -> Markup:
+    """Markdown written by users (discussion comments), rendered and sanitised like cards."""
+    return Markup(sanitize(_markdown().render(text)))

@@ -1,0 +1,1 @@
+"""Discussions and pull requests on repositories (the Hub's Community tab)."""
