@@ -19,6 +19,7 @@ from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
+from haven.scanning import tasks as scan_tasks
 
 log = logging.getLogger("haven")
 
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     settings = settings or Settings()
     hub = hub or Hub.open(settings)
 
-    jobs = Worker(hub.db, {metadata_tasks.KIND: metadata_tasks.handler(hub)}, threads=settings.job_workers)
+    handlers = {metadata_tasks.KIND: metadata_tasks.handler(hub), scan_tasks.KIND: scan_tasks.handler(hub)}
+    jobs = Worker(hub.db, handlers, threads=settings.job_workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,9 +5,11 @@ from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
+from haven.scanning.models import FileScan, RepoScan
 
 __all__ = [
     "Account",
+    "FileScan",
     "Job",
     "LfsObject",
     "Like",
@@ -15,6 +17,7 @@ __all__ = [
     "Repo",
     "RepoActivity",
     "RepoMetadata",
+    "RepoScan",
     "RepoTag",
     "Token",
     "WebSession",
