@@ -6,6 +6,7 @@ from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 from haven.scanning.models import FileScan, RepoScan
+from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
 
 __all__ = [
     "Account",
@@ -21,6 +22,9 @@ __all__ = [
     "RepoTag",
     "Token",
     "WebSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookWatch",
     "XetDedupChunk",
     "XetFile",
     "XetFileXorb",

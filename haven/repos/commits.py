@@ -30,6 +30,7 @@ from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo, RepoTag
 from haven.repos.service import RepoRef, author_of, find_repo, touch
 from haven.scanning import tasks as scan_tasks
+from haven.webhooks import events as hooks
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_ATTEMPTS = 5
@@ -126,6 +127,7 @@ def create_commit(
         # Still under the lock: metadata updates of one repository apply in commit order, so the recorded
         # head is never overtaken by an older commit's.
         after_commit(hub, ref, name, commit, new_objects)
+    hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit, ref
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.conftest import Hub
+import pytest
+
+from tests.conftest import Hub, _seed
+from tests.support import Server, tempdir
 
 
 def scanned(hub: Hub, repo_id: str, timeout: float = 60.0) -> Any:
@@ -25,6 +33,80 @@ def file_security(hub: Hub, repo_id: str, *paths: str) -> dict[str, Any]:
     """path -> the client's BlobSecurityInfo for each path (get_paths_info with expand=True)."""
     infos = hub.api("alice").get_paths_info(repo_id, list(paths), expand=True)
     return {i.path: i.security for i in infos}
+
+
+@pytest.fixture(scope="session")
+def whub() -> Iterator[Hub]:
+    """A hub whose webhooks may reach loopback (the tests' receivers) and retry within a second."""
+    root = tempdir("haven-webhooks-")
+    env = {"HAVEN_WEBHOOKS_ALLOW_PRIVATE": "true", "HAVEN_WEBHOOKS_RETRY_SECONDS": "0.3", "HAVEN_JOB_WORKERS": "2"}
+    server = Server(root / "data", extra_env=env)
+    server.data_dir.mkdir(parents=True)
+    tokens, read_tokens = _seed(server)
+    server.start()
+    yield Hub(server, "sqlite", tokens, read_tokens)
+    server.stop()
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on loopback that answers `fail_first` requests with 500, then 200, keeping them all."""
+
+    fail_first: int = 0
+    requests: list[Received] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                status = 500 if len(receiver.requests) <= receiver.fail_first else 200
+                receiver.answered.append(status)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the receiver got {len(self.requests)} requests, not {count}")
+            time.sleep(0.05)
+        return self.requests
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
 
 
 from tests.git.conftest import git  # noqa: E402, F401 - the git tests' fixture, for pushes here

@@ -1,0 +1,91 @@
+"""Sending one delivery: POST the payload with the Hub's `X-Webhook-Secret` header (and an HMAC-SHA256 of
+the body in `X-Webhook-Signature`, so receivers can check integrity without trusting the transport), then
+log the outcome. A failure schedules the next attempt after retry_seconds * 2^(attempt-1); a target the
+SSRF guard refuses, or the last attempt, fails the delivery for good."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import orjson
+
+from haven.db import utcnow
+from haven.hub import Hub
+from haven.webhooks import tasks
+from haven.webhooks.guard import Refused, check_target
+from haven.webhooks.models import DELIVERED, FAILED, RETRYING, SKIPPED, Webhook, WebhookDelivery
+
+USER_AGENT = "Haven-Webhooks/1"
+MAX_ERROR = 1000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    final: bool = False  # no point trying again
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def deliver(hub: Hub, delivery_id: int) -> None:
+    """Make the next attempt of a delivery and record it."""
+    with hub.db.read() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        hook = session.get(Webhook, delivery.webhook_id) if delivery is not None else None
+        if delivery is None or delivery.status in (DELIVERED, FAILED, SKIPPED):
+            return
+        target = None if hook is None or hook.disabled else (hook.url, hook.secret)
+        body = orjson.dumps(delivery.payload)
+    if target is None:
+        _record(hub, delivery_id, Outcome(False, error="the webhook was disabled or deleted", final=True), SKIPPED)
+        return
+    _record(hub, delivery_id, send(hub, target[0], target[1], body, delivery_id))
+
+
+def send(hub: Hub, url: str, secret: str | None, body: bytes, delivery_id: int) -> Outcome:
+    settings = hub.settings
+    try:
+        check_target(url, settings.webhooks_allow_private)  # again: DNS may answer differently than at setup
+    except Refused as e:
+        return Outcome(False, error=e.message, final=True)
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Haven-Delivery": str(delivery_id)}
+    if secret:
+        headers["X-Webhook-Secret"] = secret
+        headers["X-Webhook-Signature"] = signature(secret, body)
+    try:
+        with httpx.Client(timeout=settings.webhooks_timeout, follow_redirects=False, trust_env=False) as client:
+            response = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as e:
+        return Outcome(False, error=f"{type(e).__name__}: {e}"[:MAX_ERROR])
+    if 200 <= response.status_code < 300:
+        return Outcome(True, status=response.status_code)
+    return Outcome(False, status=response.status_code, error=f"HTTP {response.status_code}")
+
+
+def _record(hub: Hub, delivery_id: int, outcome: Outcome, failed_status: str = FAILED) -> None:
+    now = utcnow()
+    settings = hub.settings
+    with hub.db.write() as session:
+        row = session.get(WebhookDelivery, delivery_id)
+        if row is None:
+            return
+        row.attempts += 1
+        row.last_attempt_at, row.response_status = now, outcome.status
+        row.error = outcome.error[:MAX_ERROR] if outcome.error else None
+        row.next_attempt_at = None
+        if outcome.ok:
+            row.status, row.delivered_at = DELIVERED, now
+        elif outcome.final or row.attempts >= settings.webhooks_max_attempts:
+            row.status = failed_status
+        else:
+            delay = timedelta(seconds=settings.webhooks_retry_seconds * 2 ** (row.attempts - 1))
+            row.status, row.next_attempt_at = RETRYING, now + delay
+            tasks.enqueue(session, row.id, attempt=row.attempts + 1, run_after=now + delay)
