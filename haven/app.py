@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haven import web
-from haven.api import errors, files, git, inference, lfs, listing, repos, tree, upload, webhooks, xet
+from haven.api import audit, errors, files, git, inference, lfs, listing, repos, tree, upload, webhooks, xet
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.signing import Signer
@@ -78,10 +78,22 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
-    for module in (repos, webhooks, listing, upload, tree, lfs, xet, git, files):  # git before /resolve's catch-all
+    for module in (
+        repos,
+        webhooks,
+        audit,
+        listing,
+        upload,
+        tree,
+        lfs,
+        xet,
+        git,
+        files,
+    ):  # git before /resolve's catch-all
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
+    app.add_middleware(audit.ClientAddressMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,5 +1,6 @@
 """Imports every model so the metadata Alembic sees is complete."""
 
+from haven.audit.models import AuditEvent
 from haven.auth.models import Account, Membership, Token, WebSession
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.jobs.models import Job
@@ -10,6 +11,7 @@ from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
 
 __all__ = [
     "Account",
+    "AuditEvent",
     "FileScan",
     "Job",
     "LfsObject",

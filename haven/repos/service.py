@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haven import search
+from haven.audit import service as audit
 from haven.auth.models import Account
 from haven.auth.permissions import Actor, Permission, can, can_create_in
 from haven.db import utcnow
@@ -114,6 +115,7 @@ def create_repo(
         # The git directory exists before the row commits; a crash in between leaves an orphan
         # directory (never a row without its repository), which `haven fsck` can sweep.
         hooks.emit_repo(session, hub.settings, row, "create", hooks.REPO)
+        audit.record(session, "repo.create", actor=actor, target=f"{repo_type}:{full_id}", private=private)
     wake_workers()
     return row
 
@@ -136,6 +138,7 @@ def delete_repo(hub: Hub, actor: Actor, repo_type: str, full_id: str) -> None:
     with hub.db.write() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.ADMIN)
         hooks.emit_repo(session, hub.settings, ref.row, "delete", hooks.REPO)
+        audit.record(session, "repo.delete", actor=actor, target=f"{repo_type}:{ref.row.full_id}")
         search.remove(session, ref.row.id)
         session.delete(ref.row)
         trash = hub.settings.data_dir / "trash" / ref.row.storage_key
@@ -161,6 +164,7 @@ def move_repo(hub: Hub, actor: Actor, repo_type: str, from_id: str, to_id: str) 
         row = ref.row
         moved_to = {"name": to_id, "owner": {"id": f"{owner.id:024x}"}}
         hooks.emit_repo(session, hub.settings, row, "move", hooks.REPO, movedTo=moved_to)
+        audit.record(session, "repo.move", actor=actor, target=f"{repo_type}:{row.full_id}", to=to_id)
         row.owner_id, row.namespace, row.name, row.full_id = owner.id, namespace, name, to_id
         try:
             session.flush()
@@ -185,6 +189,7 @@ def update_settings(
             row.gated = gated or None
         if private is not None and private != was_private:
             hooks.emit_repo(session, hub.settings, row, "update", hooks.CONFIG, updatedConfig={"private": private})
+            audit.record(session, "repo.visibility", actor=actor, target=f"{repo_type}:{row.full_id}", private=private)
     wake_workers()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from haven.audit import service as audit
 from haven.auth.permissions import Actor
 from haven.db import utcnow
 from haven.errors import BadRequest, NotFound, Unauthorized
@@ -102,6 +103,7 @@ def create_webhook(hub: Hub, actor: Actor, spec: Spec) -> dict[str, Any]:
         session.flush()
         _set_watched(session, row, spec.watched)
         session.flush()
+        audit.record(session, "webhook.create", actor=actor, target=row.public_id, url=row.url)
         return as_json(session, row)
 
 
@@ -132,6 +134,7 @@ def update_webhook(hub: Hub, actor: Actor, public_id: str, spec: Spec) -> dict[s
             _set_watched(session, row, spec.watched)
         row.updated_at = utcnow()
         session.flush()
+        audit.record(session, "webhook.update", actor=actor, target=row.public_id, url=row.url)
         return as_json(session, row)
 
 
@@ -142,12 +145,16 @@ def set_disabled(hub: Hub, actor: Actor, public_id: str, disabled: bool) -> dict
         if disabled is False and row.disabled:
             check_target(row.url, hub.settings.webhooks_allow_private)  # the rules may have changed since
         row.disabled, row.updated_at = disabled, utcnow()
+        action = "webhook.disable" if disabled else "webhook.enable"
+        audit.record(session, action, actor=actor, target=row.public_id)
         return as_json(session, row)
 
 
 def delete_webhook(hub: Hub, actor: Actor, public_id: str) -> None:
     with hub.db.write() as session:
-        session.delete(_own(session, actor, public_id))
+        row = _own(session, actor, public_id)
+        audit.record(session, "webhook.delete", actor=actor, target=row.public_id, url=row.url)
+        session.delete(row)
 
 
 def list_deliveries(hub: Hub, actor: Actor, public_id: str, limit: int) -> list[dict[str, Any]]:

@@ -43,9 +43,25 @@ def whub() -> Iterator[Hub]:
     server = Server(root / "data", extra_env=env)
     server.data_dir.mkdir(parents=True)
     tokens, read_tokens = _seed(server)
+    _seed_warden(server)
     server.start()
     yield Hub(server, "sqlite", tokens, read_tokens)
     server.stop()
+
+
+WARDEN = "warden"  # a site admin who logs in on the web (the shared cast has no passwords)
+WARDEN_PASSWORD = "correct horse battery"
+
+
+def _seed_warden(server: Server) -> None:
+    from haven.auth import service
+    from haven.config import Settings
+    from haven.hub import Hub as HavenHub
+
+    haven = HavenHub.open(Settings(data_dir=server.data_dir))
+    with haven.db.write() as session:
+        service.create_user(session, WARDEN, password=WARDEN_PASSWORD, admin=True)
+    haven.close()
 
 
 @dataclass

@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     _security_scans()
     _webhooks()
+    _audit_log()
 
 
 def _security_scans() -> None:
@@ -136,7 +137,25 @@ def _webhooks() -> None:
     op.create_index(op.f("ix_webhook_deliveries_webhook_id"), "webhook_deliveries", ["webhook_id"], unique=False)
 
 
+def _audit_log() -> None:
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_name", sa.String(length=96), nullable=True),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("target", sa.String(length=300), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+    )
+    op.create_index("ix_audit_events_at", "audit_events", ["at"], unique=False)
+    op.create_index("ix_audit_events_action", "audit_events", ["action"], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table("audit_events")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_watches")
     op.drop_table("webhooks")
