@@ -123,6 +123,7 @@ def materialise(hub: Hub, ref: RepoRef, commit: str) -> Snapshot:
 def refuse_unsafe(hub: Hub, ref: RepoRef, commit: str) -> None:
     """Never load a model whose files the security scan flagged (dangerous pickle imports, a virus)."""
     files = [e for e in ref.git.list_tree(commit, "", recursive=True) if e.type == "file"]
+    scanning.scan_missing(hub, ref.row.id, ref.git, [e for e in files if e.path.lower().endswith(PICKLE_SUFFIXES)])
     flagged = scanning.unsafe_files(hub, ref.row.id, files)
     if flagged:
         path, why = flagged[0]

@@ -24,6 +24,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 MAX_PICKLE = 256 * 1024 * 1024  # bytes of pickle opcodes read per file (the tensors after them are not)
 MAX_FILE_READ = 300 * 1024 * 1024  # everything one file's scan may read
 HEAD = 8192
+MAX_MEMBERS = 64  # pickles in one zip archive
 
 
 @dataclass
@@ -35,14 +36,26 @@ class Result:
 
 
 def scan_entry(hub: Hub, git: GitRepo, entry: Entry) -> Result:
-    """Scan one file of a commit; never raises for what the file contains."""
+    """Scan one file of a commit. Never raises: a file that breaks a scanner is judged `caution`, so a
+    crafted file cannot stop the scan of the files after it."""
+    try:
+        return _scan(hub, git, entry)
+    except Exception as e:  # untrusted bytes can upset any parser
+        return _unreadable(f"not scanned: {type(e).__name__}: {e}"[:500])
+
+
+def _unreadable(why: str) -> Result:
+    return Result(CAUTION, pickle_scan={"highestSafetyLevel": "suspicious", "imports": [], "errors": [why]})
+
+
+def _scan(hub: Hub, git: GitRepo, entry: Entry) -> Result:
     source = EntrySource(hub, git, entry, Budget(MAX_FILE_READ))
     try:
         head = source.read(0, HEAD)
     except FormatError as e:  # its bytes are missing from storage: nothing to judge, say so
-        return Result(CAUTION, pickle_scan={"highestSafetyLevel": "suspicious", "imports": [], "errors": [str(e)]})
+        return _unreadable(str(e))
     report = _pickle_scan(source, entry.path, head)
-    found = find_secrets(source.read(0, MAX_TEXT)) if is_text(head) else []
+    found = find_secrets(EntrySource(hub, git, entry, Budget(MAX_TEXT)).read(0, MAX_TEXT)) if is_text(head) else []
     av = _av_scan(hub, git, entry)
     return Result(
         status=_status(report, found, av),
@@ -80,18 +93,24 @@ def _pickle_scan(source: EntrySource, path: str, head: bytes) -> pickles.PickleS
                 return None  # a .bin that is not a pickle at all (GGML, raw arrays...)
         else:
             return None
-    except (TooLarge, zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as e:
-        report.errors.append(f"not fully scanned: {e}")
+    except Exception as e:  # a crafted archive or pickle: what was found so far stands, plus the doubt
+        report.errors.append(f"not fully scanned: {type(e).__name__}: {e}"[:500])
     return report
 
 
 def _scan_zip(stream: SourceFile, report: pickles.PickleScan) -> bool:
-    """Scan every pickle member (torch.save's `*/data.pkl`); False if the archive has none."""
+    """Scan the pickle members (torch.save's `*/data.pkl`), inflating at most MAX_PICKLE bytes of them in
+    all (a zip bomb stops there); False if the archive has none."""
     with zipfile.ZipFile(stream) as archive:
         members = pickles.pickle_members(archive)
+        if len(members) > MAX_MEMBERS:
+            raise TooLarge(f"{len(members)} pickles in one archive (a scan reads at most {MAX_MEMBERS})")
+        left = MAX_PICKLE
         for info in members:
             with archive.open(info) as member:
-                pickles.scan_stream(io.BufferedReader(Capped(member, MAX_PICKLE), 1 << 16), report)
+                capped = Capped(member, left)
+                pickles.scan_stream(io.BufferedReader(capped, 1 << 16), report)
+                left -= capped.pos
     return bool(members)
 
 

@@ -43,11 +43,17 @@ def scan_repo(hub: Hub, repo_id: int) -> None:
     if head is None or head == done_commit:
         return
     entries = [e for e in islice(git.list_tree(head, "", True), MAX_FILES) if e.type == "file"]
+    scan_missing(hub, repo_id, git, entries)
+    _finish(hub, git, repo_id, head, entries)
+
+
+def scan_missing(hub: Hub, repo_id: int, git: GitRepo, entries: list[Entry]) -> None:
+    """Scan those of `entries` that have no verdict yet (also called by the inference API, which never
+    loads a pickle the background scan has not reached)."""
     known = _rows(hub, repo_id, entries)
     for entry in entries:
         if key_of(entry.path, entry.oid) not in known:
             _store(hub, repo_id, entry, scan_entry(hub, git, entry))
-    _finish(hub, git, repo_id, head, entries)
 
 
 def _store(hub: Hub, repo_id: int, entry: Entry, result: Result) -> None:

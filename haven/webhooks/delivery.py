@@ -61,13 +61,16 @@ def send(hub: Hub, url: str, secret: str | None, body: bytes, delivery_id: int) 
         headers["X-Webhook-Secret"] = secret
         headers["X-Webhook-Signature"] = signature(secret, body)
     try:
-        with httpx.Client(timeout=settings.webhooks_timeout, follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=body, headers=headers)
+        with (
+            httpx.Client(timeout=settings.webhooks_timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            status = response.status_code  # the body is never read: a receiver cannot flood the worker
     except httpx.HTTPError as e:
         return Outcome(False, error=f"{type(e).__name__}: {e}"[:MAX_ERROR])
-    if 200 <= response.status_code < 300:
-        return Outcome(True, status=response.status_code)
-    return Outcome(False, status=response.status_code, error=f"HTTP {response.status_code}")
+    if 200 <= status < 300:
+        return Outcome(True, status=status)
+    return Outcome(False, status=status, error=f"HTTP {status}")
 
 
 def _record(hub: Hub, delivery_id: int, outcome: Outcome, failed_status: str = FAILED) -> None:

@@ -94,3 +94,25 @@ def test_bytes_that_are_not_a_pickle_are_reported_not_imported() -> None:
     report = pickles.PickleScan()
     pickles.scan_stream(io.BytesIO(b"GGUF\x03\x00\x00\x00 binary weights"), report)
     assert report.imports == {} and report.errors
+
+
+def test_a_zip_bomb_stops_at_the_inflation_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from haven.scanning import scan
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        # A valid pickle that is mostly one huge string: 20 MB inflated from a few kB.
+        z.writestr("archive/data.pkl", b"\x80\x04\x8e" + (20_000_000).to_bytes(8, "little") + b"a" * 20_000_000 + b".")
+    data = out.getvalue()
+    assert len(data) < 100_000
+
+    class Source:
+        size = len(data)
+
+        def read(self, offset: int, n: int) -> bytes:
+            return data[offset : offset + n]
+
+    monkeypatch.setattr(scan, "MAX_PICKLE", 1_000_000)
+    report = scan._pickle_scan(Source(), "bomb.pt", data[:8192])  # type: ignore[arg-type]
+    assert report is not None and report.highest == "suspicious"
+    assert any("larger than a scan reads" in e for e in report.errors)

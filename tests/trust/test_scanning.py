@@ -133,3 +133,23 @@ def test_the_inference_api_refuses_a_flagged_model(sqlite_hub: Hub, repo_name: s
     assert r.status_code == 422
     assert "flagged unsafe by the security scan" in r.text and "pytorch_model.bin" in r.text
     assert "posix.system" in r.text
+
+
+def test_the_inference_api_never_waits_for_the_background_scan(sqlite_hub: Hub, repo_name: str) -> None:
+    pytest.importorskip("transformers")
+    repo_id = f"alice/{repo_name}"
+    sqlite_hub.api("alice").create_repo(repo_id)
+    config = b'{"model_type": "bert", "architectures": ["BertForSequenceClassification"]}'
+    _upload(sqlite_hub, repo_id, {"config.json": config, "model.pt": malicious_pickle()})
+    r = httpx.post(f"{sqlite_hub.url}/models/{repo_id}", json={"inputs": "hello"}, timeout=60)  # at once
+    assert r.status_code == 422 and "model.pt" in r.text and "flagged unsafe" in r.text
+
+
+def test_a_crafted_archive_cannot_stop_the_scan_of_other_files(hub: Hub, repo_id: str) -> None:
+    broken = torch_style_zip(malicious_pickle())
+    broken = broken[: len(broken) // 2] + b"\0" * 64 + broken[len(broken) // 2 :]  # offsets now lie
+    _upload(hub, repo_id, {"broken.pt": broken, "evil.pkl": malicious_pickle()})
+    info = scanned(hub, repo_id)
+    issues = {f["path"]: f["level"] for f in info.security_repo_status["filesWithIssues"]}
+    assert issues["evil.pkl"] == "danger"
+    assert issues["broken.pt"] in ("danger", "warning")  # never silently "safe"
