@@ -153,3 +153,20 @@ def test_a_crafted_archive_cannot_stop_the_scan_of_other_files(hub: Hub, repo_id
     issues = {f["path"]: f["level"] for f in info.security_repo_status["filesWithIssues"]}
     assert issues["evil.pkl"] == "danger"
     assert issues["broken.pt"] in ("danger", "warning")  # never silently "safe"
+
+
+def test_scan_results_of_a_private_repo_are_as_private_as_it(sqlite_hub: Hub, repo_name: str) -> None:
+    repo_id = f"alice/{repo_name}"
+    sqlite_hub.api("alice").create_repo(repo_id, private=True)
+    _upload(sqlite_hub, repo_id, {"evil.pkl": malicious_pickle()})
+    assert scanned(sqlite_hub, repo_id).security_repo_status["filesWithIssues"]
+    for user in ("bob", None):
+        headers = {"authorization": f"Bearer {sqlite_hub.tokens[user]}"} if user else {}
+        info = httpx.get(f"{sqlite_hub.url}/api/models/{repo_id}", params={"securityStatus": "1"}, headers=headers)
+        paths = httpx.post(
+            f"{sqlite_hub.url}/api/models/{repo_id}/paths-info/main",
+            data={"paths": "evil.pkl", "expand": "true"},
+            headers=headers,
+        )
+        assert info.status_code == paths.status_code == 404
+        assert "evil.pkl" not in info.text + paths.text

@@ -207,3 +207,21 @@ def test_bad_specs_are_refused(whub: Hub, receiver: Receiver) -> None:
         with pytest.raises(HfHubHTTPError) as e:
             api.create_webhook(url=receiver.url, watched=watched, domains=domains)
         assert e.value.response.status_code in (400, 422)
+
+
+def test_disabled_webhooks_and_other_domains_hear_nothing(whub: Hub) -> None:
+    heard, disabled, discussions = Receiver(), Receiver(), Receiver()
+    try:
+        api = whub.api("alice")
+        name = f"alice/w{uuid.uuid4().hex[:10]}"
+        watched = [{"type": "model", "name": name}]
+        api.create_webhook(url=heard.url, watched=watched, domains=["repo"])
+        api.disable_webhook(api.create_webhook(url=disabled.url, watched=watched).id)
+        api.create_webhook(url=discussions.url, watched=watched, domains=["discussion"])
+        api.create_repo(name)
+        heard.wait_for(1)
+        time.sleep(1.5)
+        assert disabled.requests == [] and discussions.requests == []
+    finally:
+        for r in (heard, disabled, discussions):
+            r.close()
