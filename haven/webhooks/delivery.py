@@ -9,6 +9,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -16,7 +17,7 @@ import orjson
 from haven.db import utcnow
 from haven.hub import Hub
 from haven.webhooks import tasks
-from haven.webhooks.guard import Refused, check_target
+from haven.webhooks.guard import Address, Refused, check_target
 from haven.webhooks.models import DELIVERED, FAILED, RETRYING, SKIPPED, Webhook, WebhookDelivery
 
 USER_AGENT = "Haven-Webhooks/1"
@@ -51,26 +52,46 @@ def deliver(hub: Hub, delivery_id: int) -> None:
 
 
 def send(hub: Hub, url: str, secret: str | None, body: bytes, delivery_id: int) -> Outcome:
+    """POST to an address the guard checked just now, connecting to that very address (the URL's host goes
+    in the Host header and TLS SNI), so a DNS answer that changes after the check cannot redirect us."""
     settings = hub.settings
     try:
-        check_target(url, settings.webhooks_allow_private)  # again: DNS may answer differently than at setup
+        addresses = check_target(url, settings.webhooks_allow_private)
     except Refused as e:
         return Outcome(False, error=e.message, final=True)
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Haven-Delivery": str(delivery_id)}
     if secret:
         headers["X-Webhook-Secret"] = secret
         headers["X-Webhook-Signature"] = signature(secret, body)
-    try:
-        with (
-            httpx.Client(timeout=settings.webhooks_timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream("POST", url, content=body, headers=headers) as response,
-        ):
-            status = response.status_code  # the body is never read: a receiver cannot flood the worker
-    except httpx.HTTPError as e:
-        return Outcome(False, error=f"{type(e).__name__}: {e}"[:MAX_ERROR])
+    error = "no address to connect to"
+    for address in addresses:
+        try:
+            status = _post(settings.webhooks_timeout, url, address, body, headers)
+        except httpx.ConnectError as e:  # this address does not answer: try the host's next one
+            error = f"ConnectError: {e}"
+            continue
+        except httpx.HTTPError as e:
+            return Outcome(False, error=f"{type(e).__name__}: {e}"[:MAX_ERROR])
+        break
+    else:
+        return Outcome(False, error=error[:MAX_ERROR])
     if 200 <= status < 300:
         return Outcome(True, status=status)
     return Outcome(False, status=status, error=f"HTTP {status}")
+
+
+def _post(timeout: float, url: str, address: Address, body: bytes, headers: dict[str, str]) -> int:
+    parts = urlsplit(url)
+    host = f"[{address}]" if address.version == 6 else str(address)
+    pinned = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"))
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    with (
+        httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+        client.stream(
+            "POST", pinned, content=body, headers={**headers, "Host": parts.netloc}, extensions=extensions
+        ) as response,
+    ):
+        return response.status_code  # the body is never read: a receiver cannot flood the worker
 
 
 def _record(hub: Hub, delivery_id: int, outcome: Outcome, failed_status: str = FAILED) -> None:
