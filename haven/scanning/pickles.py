@@ -9,6 +9,7 @@ safety level: "innocuous" (what torch, numpy and collections need to rebuild ten
 from __future__ import annotations
 
 import pickletools
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -278,10 +279,29 @@ def _raise(e: Exception) -> bool:
     raise PickleError(f"not a pickle: {e}") from None
 
 
+NPY_MAGIC = b"\x93NUMPY"
+NPY_OBJECT = re.compile(rb"'\|?O'")  # an object dtype, alone or in a structured dtype
+
+
+def npy_pickle_offset(head: bytes) -> int | None:
+    """Where the pickle in a NumPy .npy file with object dtype starts (np.load(allow_pickle=True) unpickles
+    it); None for other files, including .npy files of plain numbers."""
+    if not head.startswith(NPY_MAGIC) or len(head) < 12:
+        return None
+    size_bytes = 2 if head[6] == 1 else 4
+    start = 8 + size_bytes
+    end = start + int.from_bytes(head[8:start], "little")
+    header = head[start:end]
+    if len(header) < end - start:
+        return start  # a header longer than what was read: scan from there, let the pickle reader judge
+    return end if NPY_OBJECT.search(header) else None
+
+
 def is_zip(head: bytes) -> bool:
     return head[:4] == b"PK\x03\x04"
 
 
 def pickle_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """The pickles inside a zip archive (torch.save writes `<name>/data.pkl`)."""
-    return [i for i in archive.infolist() if i.filename.endswith(PICKLE_MEMBER_SUFFIXES) and not i.is_dir()]
+    """The pickles inside a zip archive (torch.save writes `<name>/data.pkl`; np.savez `<name>.npy`)."""
+    suffixes = (*PICKLE_MEMBER_SUFFIXES, ".npy")
+    return [i for i in archive.infolist() if i.filename.endswith(suffixes) and not i.is_dir()]

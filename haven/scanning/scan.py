@@ -83,10 +83,17 @@ def _looks_pickled(path: str, head: bytes) -> bool:
 def _pickle_scan(source: EntrySource, path: str, head: bytes) -> pickles.PickleScan | None:
     """The imports of a pickle file or of the pickles in a zip archive; None if the file holds none."""
     report = pickles.PickleScan()
+    npy = pickles.npy_pickle_offset(head)
     try:
         if pickles.is_zip(head):
             if not _scan_zip(SourceFile(source), report):
                 return None
+        elif npy is not None:
+            stream = SourceFile(source)
+            stream.seek(npy)
+            pickles.scan_stream(io.BufferedReader(stream, 1 << 16), report)
+        elif head.startswith(pickles.NPY_MAGIC):
+            return None  # an array of numbers: nothing to unpickle
         elif _looks_pickled(path, head):
             pickles.scan_stream(io.BufferedReader(SourceFile(source), 1 << 16), report)
             if report.errors and not report.imports and head[:1] != b"\x80":
@@ -105,13 +112,19 @@ def _scan_zip(stream: SourceFile, report: pickles.PickleScan) -> bool:
         members = pickles.pickle_members(archive)
         if len(members) > MAX_MEMBERS:
             raise TooLarge(f"{len(members)} pickles in one archive (a scan reads at most {MAX_MEMBERS})")
-        left = MAX_PICKLE
+        left, found = MAX_PICKLE, False
         for info in members:
             with archive.open(info) as member:
+                if info.filename.endswith(".npy"):
+                    offset = pickles.npy_pickle_offset(member.read(HEAD))
+                    if offset is None:
+                        continue
+                    member.seek(offset)
                 capped = Capped(member, left)
                 pickles.scan_stream(io.BufferedReader(capped, 1 << 16), report)
                 left -= capped.pos
-    return bool(members)
+                found = True
+    return found
 
 
 def _av_scan(hub: Hub, git: GitRepo, entry: Entry) -> dict[str, Any] | None:

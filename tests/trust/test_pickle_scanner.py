@@ -116,3 +116,37 @@ def test_a_zip_bomb_stops_at_the_inflation_cap(monkeypatch: pytest.MonkeyPatch) 
     report = scan._pickle_scan(Source(), "bomb.pt", data[:8192])  # type: ignore[arg-type]
     assert report is not None and report.highest == "suspicious"
     assert any("larger than a scan reads" in e for e in report.errors)
+
+
+def _scan_file(path: str, data: bytes) -> dict | None:
+    from haven.scanning import scan
+
+    class Source:
+        size = len(data)
+
+        def read(self, offset: int, n: int) -> bytes:
+            return data[offset : offset + n]
+
+    report = scan._pickle_scan(Source(), path, data[:8192])  # type: ignore[arg-type]
+    return report.as_json() if report is not None else None
+
+
+def test_numpy_object_arrays_are_pickles_and_are_scanned() -> None:
+    import numpy as np
+
+    from tests.trust.payloads import RunsACommand
+
+    evil = np.empty(1, dtype=object)
+    evil[0] = RunsACommand()
+    buf = io.BytesIO()
+    np.save(buf, evil, allow_pickle=True)
+    assert _dangerous(_scan_file("arr.npy", buf.getvalue()) or {}) & {"posix.system", "nt.system"}
+    bundle = io.BytesIO()
+    np.savez(bundle, fine=np.arange(4), evil=evil)
+    assert _dangerous(_scan_file("arrays.npz", bundle.getvalue()) or {}) & {"posix.system", "nt.system"}
+    plain = io.BytesIO()
+    np.save(plain, np.arange(10.0))
+    assert _scan_file("plain.npy", plain.getvalue()) is None
+    plain_bundle = io.BytesIO()
+    np.savez(plain_bundle, a=np.arange(3))
+    assert _scan_file("plain.npz", plain_bundle.getvalue()) is None
