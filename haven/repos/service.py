@@ -163,7 +163,7 @@ def move_repo(hub: Hub, actor: Actor, repo_type: str, from_id: str, to_id: str) 
             raise Forbidden(f"You don't have the rights to create a repository under {namespace!r}")
         row = ref.row
         moved_to = {"name": to_id, "owner": {"id": f"{owner.id:024x}"}}
-        hooks.emit_repo(session, hub.settings, row, "move", hooks.REPO, movedTo=moved_to)
+        hooks.emit_repo(session, hub.settings, row, "move", hooks.REPO, also_named=to_id, movedTo=moved_to)
         audit.record(session, "repo.move", actor=actor, target=f"{repo_type}:{row.full_id}", to=to_id)
         row.owner_id, row.namespace, row.name, row.full_id = owner.id, namespace, name, to_id
         try:

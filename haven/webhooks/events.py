@@ -41,7 +41,7 @@ def repo_json(settings: Settings, repo: Repo) -> dict[str, Any]:
     }
 
 
-def _watchers(session: Session, repo: Repo, names: list[str]) -> list[Webhook]:
+def _watchers(session: Session, repo: Repo, names: list[str], domain: str) -> list[Webhook]:
     namespaces = sorted({n.split("/", 1)[0] for n in names})
     matches = or_(
         and_(WebhookWatch.type == repo.type, WebhookWatch.name.in_(names)),
@@ -51,7 +51,7 @@ def _watchers(session: Session, repo: Repo, names: list[str]) -> list[Webhook]:
     hooks = session.scalars(
         select(Webhook).where(Webhook.id.in_(ids), Webhook.disabled.is_(False)).order_by(Webhook.id)
     )
-    return [h for h in hooks if REPO in (h.domains or [])]
+    return [h for h in hooks if domain in (h.domains or [])]
 
 
 def _may_read(session: Session, hook: Webhook, repo: Repo) -> bool:
@@ -74,11 +74,13 @@ def emit_repo(
     also_named: str | None = None,
     **extra: Any,
 ) -> int:
-    """Queue a delivery of this event to every webhook that may see it; returns how many. `also_named`: a
-    former name (a move), whose watchers hear of it too; `extra`: updatedRefs, updatedConfig, movedTo."""
+    """Queue a delivery of this event to every webhook that may see it; returns how many. The scope's first
+    part is the webhook domain (`repo`, `repo.content` -> repo; `discussion`, `discussion.comment` ->
+    discussion). `also_named`: the other name of a moved repository, whose watchers hear of it too; `extra`: the payload's other
+    keys (updatedRefs, updatedConfig, movedTo, discussion, comment)."""
     names = [repo.full_id] + ([also_named] if also_named else [])
     queued = 0
-    for hook in _watchers(session, repo, names):
+    for hook in _watchers(session, repo, names, scope.split(".", 1)[0]):
         if not _may_read(session, hook, repo):
             continue
         payload = {

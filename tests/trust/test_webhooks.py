@@ -136,6 +136,16 @@ def test_repo_lifecycle_events(whub: Hub, receiver: Receiver) -> None:
     assert len(receiver.requests) == 3
 
 
+def test_a_move_is_heard_by_watchers_of_the_destination(whub: Hub, receiver: Receiver) -> None:
+    api = whub.api("alice")
+    name = f"w{uuid.uuid4().hex[:10]}"
+    api.create_repo(f"alice/{name}")
+    api.create_webhook(url=receiver.url, watched=[{"type": "model", "name": f"acme/{name}"}], domains=["repo"])
+    api.move_repo(f"alice/{name}", f"acme/{name}")
+    (event,) = [r.json for r in receiver.wait_for(1)]
+    assert event["event"] == {"action": "move", "scope": "repo"} and event["movedTo"]["name"] == f"acme/{name}"
+
+
 def test_a_repo_delete_is_heard_by_owner_watchers(whub: Hub, receiver: Receiver) -> None:
     api = whub.api("alice")
     repo_id = f"acme/w{uuid.uuid4().hex[:10]}"
