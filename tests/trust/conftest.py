@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Hub, _seed
+from tests.conftest import BACKENDS, Hub, _seed
 from tests.support import Server, tempdir
 
 
@@ -35,17 +36,24 @@ def file_security(hub: Hub, repo_id: str, *paths: str) -> dict[str, Any]:
     return {i.path: i.security for i in infos}
 
 
-@pytest.fixture(scope="session")
-def whub() -> Iterator[Hub]:
-    """A hub whose webhooks may reach loopback (the tests' receivers) and retry within a second."""
+@pytest.fixture(scope="session", params=BACKENDS)
+def whub(request: pytest.FixtureRequest) -> Iterator[Hub]:
+    """A hub (SQLite, then PostgreSQL) whose webhooks may reach loopback (the tests' receivers) and retry
+    within a second, with a site admin who can log in on the web."""
+    url = None
+    if request.param == "postgres":
+        pg = request.getfixturevalue("postgres")
+        if pg is None:
+            pytest.skip("PostgreSQL is not installed")
+        url = pg.create_database(f"haven_trust_{uuid.uuid4().hex[:8]}")
     root = tempdir("haven-webhooks-")
     env = {"HAVEN_WEBHOOKS_ALLOW_PRIVATE": "true", "HAVEN_WEBHOOKS_RETRY_SECONDS": "0.3", "HAVEN_JOB_WORKERS": "2"}
-    server = Server(root / "data", extra_env=env)
+    server = Server(root / "data", database_url=url, extra_env=env)
     server.data_dir.mkdir(parents=True)
     tokens, read_tokens = _seed(server)
     _seed_warden(server)
     server.start()
-    yield Hub(server, "sqlite", tokens, read_tokens)
+    yield Hub(server, request.param, tokens, read_tokens)
     server.stop()
 
 
@@ -58,7 +66,7 @@ def _seed_warden(server: Server) -> None:
     from haven.config import Settings
     from haven.hub import Hub as HavenHub
 
-    haven = HavenHub.open(Settings(data_dir=server.data_dir))
+    haven = HavenHub.open(Settings(data_dir=server.data_dir, database_url=server.database_url))
     with haven.db.write() as session:
         service.create_user(session, WARDEN, password=WARDEN_PASSWORD, admin=True)
     haven.close()
