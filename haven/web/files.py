@@ -144,6 +144,7 @@ def blob(web: Web, repo_type: str, namespace: str, name: str, rev: str, path: st
         view=view,
         editable=editable and view["kind"] in ("text", "markdown"),
         last=ref.git.last_commit_for(commit, path),
+        item={"entry": entry, "security": scanning.file_statuses(web.hub, ref.row.id, [entry]).get(entry.path)},
     )
 
 
