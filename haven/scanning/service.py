@@ -6,6 +6,7 @@ file scans one file. Results outlive the commit: any revision's files find their
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 from itertools import islice
 from typing import Any
@@ -17,11 +18,13 @@ from haven.db import utcnow
 from haven.git.store import Entry, GitRepo, open_repo
 from haven.hub import Hub
 from haven.repos.models import Repo
+from haven.scanning import tasks
 from haven.scanning.models import CAUTION, SAFE, UNSAFE, UNSCANNED, FileScan, RepoScan
 from haven.scanning.scan import Result, scan_entry
 
 MAIN = "refs/heads/main"
 MAX_FILES = 20_000  # files of one commit looked at
+RUN_SECONDS = 120.0  # one job's share of a long scan: well inside the queue's lease
 BATCH = 500
 LEVELS = {UNSAFE: "danger", CAUTION: "warning"}
 
@@ -43,17 +46,22 @@ def scan_repo(hub: Hub, repo_id: int) -> None:
     if head is None or head == done_commit:
         return
     entries = [e for e in islice(git.list_tree(head, "", True), MAX_FILES) if e.type == "file"]
-    scan_missing(hub, repo_id, git, entries)
+    if not scan_missing(hub, repo_id, git, entries, deadline=time.monotonic() + RUN_SECONDS):
+        with hub.db.write() as session:  # out of time: a fresh job goes on where this one stopped
+            tasks.enqueue_for(session, repo_id)
+        return
     _finish(hub, git, repo_id, head, entries)
 
 
-def scan_missing(hub: Hub, repo_id: int, git: GitRepo, entries: list[Entry]) -> None:
+def scan_missing(hub: Hub, repo_id: int, git: GitRepo, entries: list[Entry], deadline: float | None = None) -> bool:
     """Scan those of `entries` that have no verdict yet (also called by the inference API, which never
-    loads a pickle the background scan has not reached)."""
-    known = _rows(hub, repo_id, entries)
-    for entry in entries:
-        if key_of(entry.path, entry.oid) not in known:
-            _store(hub, repo_id, entry, scan_entry(hub, git, entry))
+    loads a pickle the background scan has not reached); False if `deadline` came first."""
+    todo = [e for e in entries if key_of(e.path, e.oid) not in _rows(hub, repo_id, entries)]
+    for i, entry in enumerate(todo):
+        _store(hub, repo_id, entry, scan_entry(hub, git, entry))
+        if deadline is not None and time.monotonic() > deadline and i + 1 < len(todo):
+            return False  # at least one file per run: every job makes progress
+    return True
 
 
 def _store(hub: Hub, repo_id: int, entry: Entry, result: Result) -> None:
