@@ -78,18 +78,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
-    for module in (
-        repos,
-        webhooks,
-        audit,
-        listing,
-        upload,
-        tree,
-        lfs,
-        xet,
-        git,
-        files,
-    ):  # git before /resolve's catch-all
+    # git before /resolve's catch-all
+    for module in (repos, webhooks, audit, listing, upload, tree, lfs, xet, git, files):
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
