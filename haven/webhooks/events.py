@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from haven.auth.models import Account
@@ -17,10 +17,12 @@ from haven.hub import Hub
 from haven.jobs.queue import wake
 from haven.repos.models import Repo
 from haven.webhooks import tasks
-from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
+from haven.webhooks.models import DELIVERED, FAILED, SKIPPED, Webhook, WebhookDelivery, WebhookWatch
 
 REPO, CONTENT, CONFIG = "repo", "repo.content", "repo.config"
 PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+KEEP_DELIVERIES = 1000  # per webhook, in the delivery log
+FINISHED = (DELIVERED, FAILED, SKIPPED)
 
 
 def base_url(settings: Settings) -> str:
@@ -93,8 +95,28 @@ def emit_repo(
         session.add(delivery)
         session.flush()
         tasks.enqueue(session, delivery.id, attempt=1)
+        prune(session, hook.id)
         queued += 1
     return queued
+
+
+def prune(session: Session, webhook_id: int) -> None:
+    """Keep the log bounded: finished deliveries beyond the newest KEEP_DELIVERIES are dropped."""
+    cutoff = session.scalar(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.id.desc())
+        .offset(KEEP_DELIVERIES)
+        .limit(1)
+    )
+    if cutoff is not None:
+        session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.webhook_id == webhook_id,
+                WebhookDelivery.id <= cutoff,
+                WebhookDelivery.status.in_(FINISHED),
+            )
+        )
 
 
 def refs_json(updates: list[tuple[str, str | None, str | None]]) -> list[dict[str, Any]]:
