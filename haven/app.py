@@ -11,7 +11,21 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haven import web
-from haven.api import discussions, errors, files, git, inference, lfs, listing, repos, tree, upload, xet
+from haven.api import (
+    audit,
+    discussions,
+    errors,
+    files,
+    git,
+    inference,
+    lfs,
+    listing,
+    repos,
+    tree,
+    upload,
+    webhooks,
+    xet,
+)
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.signing import Signer
@@ -19,6 +33,8 @@ from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
+from haven.scanning import tasks as scan_tasks
+from haven.webhooks import tasks as webhook_tasks
 
 log = logging.getLogger("haven")
 
@@ -53,7 +69,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     settings = settings or Settings()
     hub = hub or Hub.open(settings)
 
-    jobs = Worker(hub.db, {metadata_tasks.KIND: metadata_tasks.handler(hub)}, threads=settings.job_workers)
+    handlers = {
+        metadata_tasks.KIND: metadata_tasks.handler(hub),
+        scan_tasks.KIND: scan_tasks.handler(hub),
+        webhook_tasks.KIND: webhook_tasks.handler(hub),
+    }
+    jobs = Worker(hub.db, handlers, threads=settings.job_workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,10 +92,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
-    for module in (repos, listing, upload, discussions, tree, lfs, xet, git, files):  # git before /resolve's catch-all
+    # git before /resolve's catch-all
+    for module in (repos, webhooks, audit, listing, upload, discussions, tree, lfs, xet, git, files):
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
+    app.add_middleware(audit.ClientAddressMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     inference_allow_pickle: bool = Field(
         False, description="Whether models whose weights are only pickles (.bin, .pt) may be loaded (runs their code)."
     )
+    webhooks_allow_private: bool = Field(
+        False,
+        description="Whether webhooks may target loopback, private and link-local addresses (cloud metadata "
+        "addresses stay refused).",
+    )
+    webhooks_max_attempts: int = Field(5, description="Attempts to deliver one webhook payload before giving up.")
+    webhooks_retry_seconds: float = Field(
+        10.0, description="Delay before the first webhook retry; each further retry waits twice as long."
+    )
+    webhooks_timeout: float = Field(10.0, description="Seconds a webhook receiver has to answer.")
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -23,6 +23,7 @@ from haven.repos.card import CardError, derive, parse_card
 from haven.repos.library import scan
 from haven.repos.listing import visible
 from haven.repos.models import Like, Repo
+from haven.scanning import service as scanning
 
 router = APIRouter()
 
@@ -188,6 +189,8 @@ def _info(
         info["spaces"] = []
         _card_extras(info)
     info.update(metadata.info_fields(metadata.stored(hub, ref.row.id), repo_type, sha))
+    if truthy(params.get("securityStatus")) or "securityRepoStatus" in expand:
+        info["securityRepoStatus"] = scanning.repo_status(hub, ref.row.id, ref.row.head_sha)
     if expand:
         keep = set(expand) | {"id", "_id"}
         if "downloadsAllTime" in keep:

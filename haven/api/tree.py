@@ -24,6 +24,7 @@ from haven.hub import Hub
 from haven.names import check_path
 from haven.repos import refs as refs_service
 from haven.repos.service import RepoRef
+from haven.scanning import service as scanning
 
 router = APIRouter()
 PREFIX = "/api/{repo_type:rtype}/{namespace}/{name}"
@@ -43,15 +44,21 @@ def _page_params(request: Request) -> tuple[int, int]:
 
 def _entries_json(hub: Hub, ref: RepoRef, commit: str, entries: list[Entry], expand: bool) -> list[dict[str, Any]]:
     xet = cas.xet_hashes(hub, sorted({e.pointer.oid for e in entries if e.pointer is not None}))
-    return [_expanded(ref, commit, e, xet) if expand else tree_entry(e, xet) for e in entries]
+    if not expand:
+        return [tree_entry(e, xet) for e in entries]
+    security = scanning.file_statuses(hub, ref.row.id, entries)
+    return [_expanded(ref, commit, e, xet, security.get(e.path)) for e in entries]
 
 
-def _expanded(ref: RepoRef, commit: str, entry: Entry, xet: dict[str, str]) -> dict[str, Any]:
+def _expanded(
+    ref: RepoRef, commit: str, entry: Entry, xet: dict[str, str], security: dict[str, Any] | None
+) -> dict[str, Any]:
     out = tree_entry(entry, xet)
     last = ref.git.last_commit_for(commit, entry.path)
     if last is not None:
         out["lastCommit"] = last_commit_json(last)
-    out["securityFileStatus"] = {"status": "unscanned", "avScan": None, "pickleImportScan": None}
+    if security is not None:
+        out["securityFileStatus"] = security
     return out
 
 

@@ -11,6 +11,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haven.audit import service as audit
 from haven.auth.models import ORG, USER, Account, Membership, Token
 from haven.auth.permissions import ANONYMOUS, Actor
 from haven.db import Database, utcnow
@@ -73,7 +74,7 @@ def create_org(session: Session, name: str, owner: str) -> Account:
     return org
 
 
-def set_member(session: Session, org_name: str, user_name: str, role: str) -> None:
+def set_member(session: Session, org_name: str, user_name: str, role: str, *, by: Actor | None = None) -> None:
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}")
     org = get_account(session, org_name)
@@ -81,12 +82,15 @@ def set_member(session: Session, org_name: str, user_name: str, role: str) -> No
         raise NotFound(f"No organisation named {org_name!r}")
     user = _user(session, user_name)
     member = session.get(Membership, (org.id, user.id))
+    before = member.role if member is not None else None
     if member is None:
         session.add(Membership(org_id=org.id, user_id=user.id, role=role))
     else:
         if member.role == "admin" and role != "admin":
             _keep_an_admin(session, org.id)
         member.role = role
+    if before != role:
+        audit.record(session, "org.member_set", actor=by, target=f"{org.name}/{user.name}", role=role, before=before)
 
 
 def create_token(session: Session, user_name: str, name: str = "default", role: str = "write") -> str:
@@ -96,6 +100,9 @@ def create_token(session: Session, user_name: str, name: str = "default", role: 
     user = _user(session, user_name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(30)
     session.add(Token(user_id=user.id, name=name, role=role, token_hash=hash_token(token)))
+    audit.record(
+        session, "token.create", actor_name=user.name, actor_id=user.id, target=user.name, token=name, role=role
+    )
     return token
 
 
@@ -104,7 +111,14 @@ def revoke_token(session: Session, token: str) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    _audit_revoke(session, row)
     return True
+
+
+def _audit_revoke(session: Session, row: Token) -> None:
+    owner = session.get(Account, row.user_id)
+    name = owner.name if owner is not None else None
+    audit.record(session, "token.revoke", actor_name=name, actor_id=row.user_id, target=name or "", token=row.name)
 
 
 def _user(session: Session, name: str) -> Account:
@@ -187,10 +201,11 @@ def revoke_token_id(session: Session, user_id: int, token_id: int) -> bool:
     if row is None or row.user_id != user_id or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    _audit_revoke(session, row)
     return True
 
 
-def remove_member(session: Session, org_name: str, user_name: str) -> None:
+def remove_member(session: Session, org_name: str, user_name: str, *, by: Actor | None = None) -> None:
     org = get_account(session, org_name)
     if org is None or org.kind != ORG:
         raise NotFound(f"No organisation named {org_name!r}")
@@ -201,6 +216,7 @@ def remove_member(session: Session, org_name: str, user_name: str) -> None:
     if member.role == "admin":
         _keep_an_admin(session, org.id)
     session.delete(member)
+    audit.record(session, "org.member_remove", actor=by, target=f"{org.name}/{user.name}", before=member.role)
 
 
 def _keep_an_admin(session: Session, org_id: int) -> None:

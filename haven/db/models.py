@@ -1,16 +1,21 @@
 """Imports every model so the metadata Alembic sees is complete."""
 
+from haven.audit.models import AuditEvent
 from haven.auth.models import Account, Membership, Token, WebSession
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.discussions.models import Discussion, DiscussionEvent
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
+from haven.scanning.models import FileScan, RepoScan
+from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
 
 __all__ = [
     "Account",
+    "AuditEvent",
     "Discussion",
     "DiscussionEvent",
+    "FileScan",
     "Job",
     "LfsObject",
     "Like",
@@ -18,9 +23,13 @@ __all__ = [
     "Repo",
     "RepoActivity",
     "RepoMetadata",
+    "RepoScan",
     "RepoTag",
     "Token",
     "WebSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookWatch",
     "XetDedupChunk",
     "XetFile",
     "XetFileXorb",

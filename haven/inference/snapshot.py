@@ -22,6 +22,7 @@ from haven.cas import service as cas
 from haven.hub import Hub
 from haven.inference.tasks import InferenceError
 from haven.repos.service import RepoRef
+from haven.scanning import service as scanning
 
 # Files no PyTorch loader reads: other frameworks' weights and exports.
 SKIP_DIRS = ("onnx/", "openvino/", "coreml/", "tflite/")
@@ -104,7 +105,9 @@ def check_model(ref: RepoRef, commit: str, allow_pickle: bool) -> tuple[list[Any
 
 def materialise(hub: Hub, ref: RepoRef, commit: str) -> Snapshot:
     """The repository at `commit` as a directory under <data_dir>/inference/snapshots (built once; a
-    commit never changes, so the answer is remembered per repository and commit)."""
+    commit never changes, so the answer is remembered per repository and commit). Refuses (422) a commit
+    with a file the security scan found unsafe, however the snapshot was built before the verdict."""
+    refuse_unsafe(hub, ref, commit)
     known = remembered(hub, ref, commit)
     if known is not None:
         return known
@@ -115,6 +118,19 @@ def materialise(hub: Hub, ref: RepoRef, commit: str) -> Snapshot:
             _known.clear()
         _known[key] = snap
     return snap
+
+
+def refuse_unsafe(hub: Hub, ref: RepoRef, commit: str) -> None:
+    """Never load a model whose files the security scan flagged (dangerous pickle imports, a virus)."""
+    files = [e for e in ref.git.list_tree(commit, "", recursive=True) if e.type == "file"]
+    scanning.scan_missing(hub, ref.row.id, ref.git, [e for e in files if e.path.lower().endswith(PICKLE_SUFFIXES)])
+    flagged = scanning.unsafe_files(hub, ref.row.id, files)
+    if flagged:
+        path, why = flagged[0]
+        more = f" (and {len(flagged) - 1} more files)" if len(flagged) > 1 else ""
+        raise InferenceError(
+            422, f"{ref.full_id} was flagged unsafe by the security scan: {path}: {why}{more}; Haven will not load it"
+        )
 
 
 def remembered(hub: Hub, ref: RepoRef, commit: str) -> Snapshot | None:

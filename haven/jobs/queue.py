@@ -48,14 +48,24 @@ def worker_id() -> str:
 
 
 def enqueue(
-    session: Session, kind: str, key: str, payload: dict[str, Any], *, max_attempts: int = MAX_ATTEMPTS
+    session: Session,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    run_after: datetime | None = None,
 ) -> bool:
-    """Queue a job in the caller's transaction (so it exists only if that commits); False if an identical
-    job (same kind and key) is already waiting, which then does the work for both."""
+    """Queue a job in the caller's transaction (so it exists only if that commits), to run from `run_after`
+    (default: now); False if an identical job (same kind and key) is already waiting, which then does the
+    work for both."""
     waiting = session.scalar(select(Job.id).where(Job.kind == kind, Job.key == key, Job.status == "queued").limit(1))
     if waiting is not None:
         return False
-    session.add(Job(kind=kind, key=key, payload=payload, status="queued", max_attempts=max_attempts))
+    job = Job(kind=kind, key=key, payload=payload, status="queued", max_attempts=max_attempts)
+    if run_after is not None:
+        job.run_after = run_after
+    session.add(job)
     return True
 
 

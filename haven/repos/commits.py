@@ -29,6 +29,8 @@ from haven.repos.library import scan
 from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo, RepoTag
 from haven.repos.service import RepoRef, author_of, find_repo, touch
+from haven.scanning import tasks as scan_tasks
+from haven.webhooks import events as hooks
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_ATTEMPTS = 5
@@ -140,6 +142,7 @@ def create_commit(
         # Still under the lock: metadata updates of one repository apply in commit order, so the recorded
         # head is never overtaken by an older commit's.
         after_commit(hub, ref, name, commit, new_objects)
+    hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit, ref
 
 
@@ -213,6 +216,7 @@ def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects
             touch(session, ref.row.id, commit)
             refresh_card(session, ref.git, ref.row.id, commit)
             metadata_tasks.enqueue_for(session, ref.row.id)
+            scan_tasks.enqueue_for(session, ref.row.id)
         else:
             touch(session, ref.row.id, None)
     if ref_name == "refs/heads/main":

@@ -31,6 +31,7 @@ from haven.repos.commits import after_commit
 from haven.repos.locks import repo_lock
 from haven.repos.refs import DEFAULT_BRANCH
 from haven.repos.service import RepoRef
+from haven.webhooks import events as hooks
 
 QUARANTINE_ENV = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
 MAX_LISTED = 20  # offending files named in a refusal
@@ -267,6 +268,7 @@ def after_push(hub: Hub, ref: RepoRef, before: dict[str, str], actor: Actor | No
             after_commit(hub, ref, main, now[main], {})
         else:
             after_commit(hub, ref, changed[0], now.get(changed[0], ZERO), {})
+    hooks.emit_refs(hub, ref.row.id, [(name, before.get(name), now.get(name)) for name in changed])
 
 
 STALE_QUARANTINE = 24 * 3600  # seconds since anything in it was written

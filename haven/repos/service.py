@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haven import search
+from haven.audit import service as audit
 from haven.auth.models import Account
 from haven.auth.permissions import Actor, Permission, can, can_create_in
 from haven.db import utcnow
@@ -20,9 +21,11 @@ from haven.errors import BadRequest, Conflict, Forbidden, RepoNotFound
 from haven.git.lfs import default_gitattributes
 from haven.git.store import GitRepo, Put, open_repo
 from haven.hub import Hub
+from haven.jobs.queue import wake as wake_workers
 from haven.names import REPO_TYPES, URL_PREFIX, check_name
 from haven.repos import signals
 from haven.repos.models import Like, Repo
+from haven.webhooks import events as hooks
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ def create_repo(
         row.head_sha = _init_git(path, repo_type, actor)
         # The git directory exists before the row commits; a crash in between leaves an orphan
         # directory (never a row without its repository), which `haven fsck` can sweep.
+        hooks.emit_repo(session, hub.settings, row, "create", hooks.REPO)
+        audit.record(session, "repo.create", actor=actor, target=f"{repo_type}:{full_id}", private=private)
+    wake_workers()
     return row
 
 
@@ -131,9 +137,12 @@ def author_of(actor: Actor) -> tuple[str, str]:
 def delete_repo(hub: Hub, actor: Actor, repo_type: str, full_id: str) -> None:
     with hub.db.write() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.ADMIN)
+        hooks.emit_repo(session, hub.settings, ref.row, "delete", hooks.REPO)
+        audit.record(session, "repo.delete", actor=actor, target=f"{repo_type}:{ref.row.full_id}")
         search.remove(session, ref.row.id)
         session.delete(ref.row)
         trash = hub.settings.data_dir / "trash" / ref.row.storage_key
+    wake_workers()
     # Row gone first: from here on nobody can reach the repository, so removing it is safe.
     trash.parent.mkdir(parents=True, exist_ok=True)
     if ref.path.exists():
@@ -153,13 +162,17 @@ def move_repo(hub: Hub, actor: Actor, repo_type: str, from_id: str, to_id: str) 
         if owner is None or not can_create_in(actor, owner.id):
             raise Forbidden(f"You don't have the rights to create a repository under {namespace!r}")
         row = ref.row
+        moved_to = {"name": to_id, "owner": {"id": f"{owner.id:024x}"}}
+        hooks.emit_repo(session, hub.settings, row, "move", hooks.REPO, also_named=to_id, movedTo=moved_to)
+        audit.record(session, "repo.move", actor=actor, target=f"{repo_type}:{row.full_id}", to=to_id)
         row.owner_id, row.namespace, row.name, row.full_id = owner.id, namespace, name, to_id
         try:
             session.flush()
         except IntegrityError:
             raise Conflict(f"A repository named {to_id} already exists") from None
         search.index_name(session, row.id, to_id)
-        return row
+    wake_workers()
+    return row
 
 
 def update_settings(
@@ -167,12 +180,17 @@ def update_settings(
 ) -> None:
     with hub.db.write() as session:
         row = find_repo(hub, session, actor, repo_type, full_id, Permission.ADMIN).row
+        was_private = row.private
         if private is not None:
             row.private = private
         if gated is not None:
             if gated not in (False, "auto", "manual"):
                 raise BadRequest("gated must be 'auto', 'manual' or false")
             row.gated = gated or None
+        if private is not None and private != was_private:
+            hooks.emit_repo(session, hub.settings, row, "update", hooks.CONFIG, updatedConfig={"private": private})
+            audit.record(session, "repo.visibility", actor=actor, target=f"{repo_type}:{row.full_id}", private=private)
+    wake_workers()
 
 
 def set_like(hub: Hub, actor: Actor, repo_type: str, full_id: str, liked: bool) -> None:

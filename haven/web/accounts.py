@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 from starlette.responses import Response
 
+from haven.audit import service as audit
 from haven.auth import service, sessions
 from haven.auth.models import ORG, Account, Membership
 from haven.errors import BadRequest, Forbidden, HavenError, NotFound
@@ -64,7 +65,9 @@ async def login(web: WebDep) -> Response:
     try:
         user_id = await in_thread(check)
     except HavenError as e:
+        await in_thread(audit.record_now, web.hub, "user.login_failed", actor_name=name[:96], method="password")
         return render(web, "login.html", status=401, next_url=next_url, error=e.message, name=name)
+    await in_thread(audit.record_now, web.hub, "user.login", actor_name=name, actor_id=user_id, method="password")
     return await _start_session(web, user_id, next_url)
 
 
@@ -100,7 +103,9 @@ async def signup(web: WebDep) -> Response:
 
     def create() -> int:
         with web.hub.db.write() as session:
-            return sessions.sign_up(session, name, email, password).id
+            user = sessions.sign_up(session, name, email, password)
+            audit.record(session, "user.signup", actor_name=user.name, actor_id=user.id, target=user.name)
+            return user.id
 
     try:
         if password != field_str(form, "password2"):
@@ -218,9 +223,9 @@ async def members_post(web: WebDep, org: str) -> Response:
     def apply() -> None:
         with web.hub.db.write() as session:
             if action == "remove":
-                service.remove_member(session, org, user)
+                service.remove_member(session, org, user, by=web.actor)
             else:
-                service.set_member(session, org, user, field_str(form, "role", "read"))
+                service.set_member(session, org, user, field_str(form, "role", "read"), by=web.actor)
 
     await in_thread(apply)
     return redirect(web, f"/organizations/{org}/members")

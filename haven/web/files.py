@@ -19,6 +19,7 @@ from haven.names import check_path
 from haven.repos import lfs
 from haven.repos.commits import AddFile, AddLfsFile, CommitRequest, Operation, create_commit
 from haven.repos.content import read_prefix, safetensors_header
+from haven.scanning import service as scanning
 from haven.web.core import Web, checked_form, field_str, in_thread, redirect, render, repo_routes, rev_url, web_router
 from haven.web.render import card_html, code_html
 from haven.web.repo import open_repo, repo_context
@@ -44,7 +45,11 @@ def _entries(web: Web, ref: Any, commit: str, path: str) -> list[dict[str, Any]]
     entries = sorted(ref.git.list_tree(commit, path), key=lambda e: (e.type != "directory", e.path.lower()))
     names = [e.path.rsplit("/", 1)[-1] for e in entries]
     last = last_commits(ref.git, commit, path, names[:MAX_LAST_COMMITS])
-    return [{"entry": e, "name": n, "last": last.get(n)} for e, n in zip(entries, names, strict=True)]
+    security = scanning.file_statuses(web.hub, ref.row.id, entries)
+    return [
+        {"entry": e, "name": n, "last": last.get(n), "security": security.get(e.path)}
+        for e, n in zip(entries, names, strict=True)
+    ]
 
 
 def _crumbs(path: str) -> list[tuple[str, str]]:
@@ -139,6 +144,7 @@ def blob(web: Web, repo_type: str, namespace: str, name: str, rev: str, path: st
         view=view,
         editable=editable and view["kind"] in ("text", "markdown"),
         last=ref.git.last_commit_for(commit, path),
+        item={"entry": entry, "security": scanning.file_statuses(web.hub, ref.row.id, [entry]).get(entry.path)},
     )
 
 

@@ -18,6 +18,7 @@ from haven.repos import service
 from haven.repos.content import safetensors_header
 from haven.repos.models import Like
 from haven.repos.service import RepoRef, find_repo
+from haven.scanning import service as scanning
 from haven.web.core import Web, WebDep, checked_form, field_str, in_thread, redirect, render, repo_routes, web_router
 from haven.web.render import card_html
 
@@ -56,6 +57,7 @@ def repo_context(web: Web, ref: RepoRef, tab: str, rev: str = "main") -> dict[st
         "liked": liked,
         "can_write": can(web.actor, Permission.WRITE, owner_id=row.owner_id, private=row.private),
         "can_admin": can(web.actor, Permission.ADMIN, owner_id=row.owner_id, private=row.private),
+        "security": scanning.repo_status(web.hub, row.id, row.head_sha),
     }
 
 
