@@ -108,6 +108,7 @@ class _Plan:
     base: list[ColumnElement[bool]] = field(default_factory=list)  # visibility, gating: checks on the row
     per_row: list[ColumnElement[bool]] = field(default_factory=list)  # author and tags, correlated (phase 1)
     terms: list[str] = field(default_factory=list)
+    cursor: tuple[Any, int] | None = None
     tags: list[str] = field(default_factory=list)
     author: str | None = None
     index: SearchIndex | None = None
@@ -147,7 +148,8 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan = _Plan(SORTS[sort], q.descending if sort != "id" else False, q.repo_type)
     plan.position.append(Repo.type == q.repo_type)
     if q.cursor:
-        plan.position.append(plan.after(*_decode_cursor(q.cursor, sort)))
+        plan.cursor = _decode_cursor(q.cursor, sort)
+        plan.position.append(plan.after(*plan.cursor))
     plan.base.append(visible(actor))
     if q.gated is not None:
         plan.base.append(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
@@ -208,6 +210,7 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     chunk = n if not plan.terms else max(n, CHUNK)
     out: list[tuple[int, Any]] = []
     last: tuple[Any, int] | None = None
+    walked = 0
     while True:
         page = stmt if last is None else stmt.where(plan.after(*last))
         rows = [(r[0], r[1]) for r in session.execute(page.order_by(*order).limit(chunk))]
@@ -221,14 +224,29 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
         if len(rows) < chunk:
             break
         last = (rows[-1][1], rows[-1][0])
+        walked += len(rows)
+        if boundary is not None and _hopeless(len(out), walked, n, walk):
+            return out + _from_index(session, plan, n - len(out), last)  # rare: go to the index at once
     if boundary is None:
         return out
-    # Phase 2: the filters are rare; the database starts from their indexes and sorts what they give.
+    return out + _from_index(session, plan, n - len(out), boundary)
+
+
+def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
+    """Whether, at the rate the walk has found matches so far, it would not fill `n` within `walk` rows
+    (with one more match than it found, to be fair to a slow start)."""
+    return (found + 1) * walk < n * walked
+
+
+def _from_index(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | None) -> list[tuple[int, Any]]:
+    """Phase 2: the filters are rare; the database starts from their indexes and sorts what they give."""
     opaque = plan.opaque()
-    rest = select(*key).where(
-        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, *_drivers(session, plan), opaque.after(*boundary)
+    rest = select(Repo.id, plan.column).where(
+        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, *_drivers(session, plan)
     )
-    return out + [(r[0], r[1]) for r in session.execute(rest.order_by(*opaque.order()).limit(n - len(out)))]
+    if after is not None:
+        rest = rest.where(opaque.after(*after))
+    return [(r[0], r[1]) for r in session.execute(rest.order_by(*opaque.order()).limit(n))]
 
 
 def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], str | None]:

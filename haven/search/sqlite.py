@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Select, column, exists, literal_column, select, table, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    column,
+    exists,
+    literal_column,
+    select,
+    table,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from haven.repos.models import Repo
@@ -63,11 +74,12 @@ class SqliteIndex:
 
     def filter_ids(self, session: Session, terms: list[str], ids: list[int]) -> set[int]:
         # A MATCH restricted to some rowids still reads every matching doclist entry, so for a few hundred
-        # rows it is much faster to read their stored terms (rowid lookups) and check the prefixes here.
+        # rows it is much faster to read their stored tokens (rowid lookups) and check them here.
         if not terms:
             return set(ids)
-        stmt = select(_FTS.c.rowid, _FTS.c.name, _FTS.c.body).where(_FTS.c.rowid.in_(ids))
-        return {row[0] for row in session.execute(stmt) if document_matches(f"{row[1]} {row[2]}", terms)}
+        marks = ",".join(str(int(i)) for i in ids)
+        rows = session.execute(text(f"SELECT rowid, name || ' ' || body FROM repo_search WHERE rowid IN ({marks})"))
+        return {row[0] for row in rows if document_matches(row[1], terms)}
 
     def candidates(self, terms: list[str]) -> Select[tuple[int]]:
         if not terms:

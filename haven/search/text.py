@@ -95,12 +95,12 @@ def query_terms(query: str) -> list[str]:
 def document_matches(document: str, terms: list[str]) -> bool:
     """Whether a stored document (space-separated tokens) satisfies every query term, as the engines'
     queries built from `alternatives` answer: checked in Python for a few hundred rows at a time."""
-    tokens = set(document.split())
+    padded = f" {document} "
     for term in terms:
         options, prefix = alternatives(term)
         if prefix:
-            if not any(token.startswith(term) for token in tokens):
+            if f" {term}" not in padded:
                 return False
-        elif not any(option in tokens for option in options):
+        elif not any(f" {option} " in padded for option in options):
             return False
     return True
