@@ -225,8 +225,10 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
             break
         last = (rows[-1][1], rows[-1][0])
         walked += len(rows)
-        if boundary is not None and _hopeless(len(out), walked, n, walk):
-            return out + _from_index(session, plan, n - len(out), last)  # rare: go to the index at once
+        if plan.terms and boundary is not None and _hopeless(len(out), walked, n, walk):
+            # Rare search terms: their full-text index answers at once. (Rare tag pairs keep walking: starting
+            # from the rarer tag's rows and checking the other is slower than the walk for common tags.)
+            return out + _from_index(session, plan, n - len(out), last)
     if boundary is None:
         return out
     return out + _from_index(session, plan, n - len(out), boundary)
