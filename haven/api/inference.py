@@ -150,7 +150,8 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
     key = ("model", repo, None if token is None else hash_token(token))
     cache = lookup_cache(request)
     hit = cache.get(key) if actor is not None else None
-    if hit is not None and actor is not None:
+    # A gated model's gate asks the database for callers without a role: that answer is the threadpool's.
+    if hit is not None and actor is not None and (not hit[0].gated or actor.role_in(hit[0].owner_id) > 0):
         ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])
         commit = resolve_rev(ref, revision)
         check_gate(hub, ref, actor)

@@ -173,12 +173,21 @@ def test_private_gated_repositories_stay_hidden_from_outsiders(hub: Hub, make_ga
         assert r.status_code in (401, 404) and r.headers.get("x-error-code") == "RepoNotFound"
 
 
-def test_git_lfs_downloads_are_gated_too(hub: Hub, make_gated: GatedFactory) -> None:
+def test_every_other_way_to_the_bytes_is_gated_too(hub: Hub, make_gated: GatedFactory) -> None:
+    """LFS batch downloads (signed blob links), Xet read tokens (CAS reconstructions) and git clones."""
     repo_id = make_gated("manual")
-    body = {"operation": "download", "objects": [{"oid": "0" * 64, "size": 1}], "transfers": ["basic"]}
-    url = f"{hub.url}/{repo_id}.git/info/lfs/objects/batch"
-    r = httpx.post(url, json=body, headers={"authorization": f"Bearer {hub.tokens['bob']}"})
-    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+    bob = {"authorization": f"Bearer {hub.tokens['bob']}"}
+    lfs = {"operation": "download", "objects": [{"oid": "0" * 64, "size": 1}], "transfers": ["basic"]}
+
+    def attempts() -> list[httpx.Response]:
+        return [
+            httpx.post(f"{hub.url}/{repo_id}.git/info/lfs/objects/batch", json=lfs, headers=bob),
+            httpx.get(f"{hub.url}/api/models/{repo_id}/xet-read-token/main", headers=bob),
+            httpx.get(f"{hub.url}/{repo_id}.git/info/refs?service=git-upload-pack", headers=bob),
+        ]
+
+    for r in attempts():
+        assert r.status_code == 403, r.request.url
     hub.api("alice").grant_access(repo_id, "bob")
-    r = httpx.post(url, json=body, headers={"authorization": f"Bearer {hub.tokens['bob']}"})
-    assert r.status_code == 200
+    for r in attempts():
+        assert r.status_code == 200, r.request.url
