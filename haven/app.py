@@ -16,6 +16,7 @@ from haven.api import (
     discussions,
     errors,
     files,
+    gating,
     git,
     inference,
     lfs,
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     errors.install(app)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
     # git before /resolve's catch-all
-    for module in (repos, webhooks, audit, listing, upload, discussions, tree, lfs, xet, git, files):
+    for module in (repos, gating, webhooks, audit, listing, upload, discussions, tree, lfs, xet, git, files):
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)

@@ -8,7 +8,8 @@ from fastapi import Request
 
 from haven.api.errors import base_url
 from haven.auth.permissions import Actor, Permission
-from haven.errors import GatedRepo, RevisionNotFound
+from haven.errors import RevisionNotFound
+from haven.gating import service as gating
 from haven.hub import Hub
 from haven.names import check_revision
 from haven.repos.service import RepoRef, find_repo, web_path
@@ -31,17 +32,9 @@ def resolve_rev(ref: RepoRef, rev: str) -> str:
     return commit
 
 
-def check_gate(ref: RepoRef, actor: Actor) -> None:
-    """Gated repositories: metadata is public, file contents only for those granted access."""
-    if not ref.row.gated or actor.role_in(ref.row.owner_id) > 0:
-        return
-    msg = f"Access to {ref.type} {ref.full_id} is restricted. You must have access to it and be authenticated to access it. Please log in."
-    if actor.anonymous:
-        raise GatedRepo(msg).with_status(401)
-    raise GatedRepo(
-        f"Access to {ref.type} {ref.full_id} is restricted and you are not in the authorized list. "
-        f"Visit {web_path(ref.type, ref.full_id)} to ask for access."
-    )
+def check_gate(hub: Hub, ref: RepoRef, actor: Actor) -> None:
+    """Gated repositories: metadata is public, file contents only for those granted access (haven.gating)."""
+    gating.check(hub, ref, actor)
 
 
 def truthy(value: str | None) -> bool:

@@ -9,14 +9,15 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from haven.api.common import check_gate, full_id
+from haven.api.common import full_id
 from haven.api.deps import ActorDep, HubDep
 from haven.api.format import iso
 from haven.api.responses import JSON
 from haven.auth.permissions import Actor
 from haven.discussions import pulls, service
 from haven.discussions.service import DiscussionView, EventView
-from haven.errors import GatedRepo
+from haven.gating import service as gating
+from haven.hub import Hub
 from haven.repos.service import RepoRef
 
 router = APIRouter()
@@ -133,7 +134,9 @@ def details(
     d, ref = service.get_discussion(hub, actor, repo_type, full_id(namespace, name), num)
     out = discussion_json(d) | {"events": [event_json(e) for e in d.events]}
     if d.is_pull_request:
-        conflicts, patch = pulls.pr_state(ref, d.num, d.target_branch, diff in ("1", "true") and _ungated(ref, actor))
+        conflicts, patch = pulls.pr_state(
+            ref, d.num, d.target_branch, diff in ("1", "true") and _ungated(hub, ref, actor)
+        )
         changes: dict[str, Any] = {"base": (d.target_branch or "refs/heads/main").removeprefix("refs/heads/")}
         if d.merge_commit:
             changes["mergeCommitId"] = d.merge_commit
@@ -143,13 +146,9 @@ def details(
     return JSON(out)
 
 
-def _ungated(ref: RepoRef, actor: Actor) -> bool:
+def _ungated(hub: Hub, ref: RepoRef, actor: Actor) -> bool:
     """Whether the caller may see file contents (a diff shows them): gated repositories need approval."""
-    try:
-        check_gate(ref, actor)
-    except GatedRepo:
-        return False
-    return True
+    return gating.has_access(hub, ref.row, actor)
 
 
 @router.post(BASE + "/{num:int}/comment")

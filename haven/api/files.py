@@ -61,7 +61,7 @@ def resolve(
     entry = ref.git.entry(commit, path)
     if entry is None or entry.type != "file":
         raise EntryNotFound(f"Entry not found: {path} at {revision}", headers={"X-Repo-Commit": commit})
-    check_gate(ref, actor)
+    check_gate(hub, ref, actor)
     hub.downloads.record(ref.type, ref.row.id, path)
     head = request.method == "HEAD"
     # Repository files are untrusted: an HTML or SVG file opened from /resolve must not run script in the
@@ -201,7 +201,8 @@ def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
         key = (repo_type, f"{p['namespace']}/{p['name']}", None if token is None else hash_token(token))
         cache = lookup_cache(request)
         hit = cache.get(key) if actor is not None else None
-        if hit is not None:
+        # Gated repositories are answered off the event loop for callers without a role: the gate asks the database.
+        if hit is not None and (not hit[0].gated or actor.role_in(hit[0].owner_id) > 0):
             ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])
             if _answer_inline(hub, ref, request.method == "HEAD", p["revision"], p["path"]):
                 return resolve(repo_type, p["namespace"], p["name"], p["revision"], p["path"], request, hub, actor, ref)

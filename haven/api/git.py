@@ -72,7 +72,7 @@ def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, wri
     try:
         ref = lookup(hub, actor, repo_type, namespace, name, Permission.WRITE if write else Permission.READ)
         if not write:
-            check_gate(ref, actor)
+            check_gate(hub, ref, actor)
     except RepoNotFound:
         if actor.anonymous:  # private, or missing: the same answer, so nothing leaks
             raise Unauthorized("Authentication required (use a Haven token as the password)") from None

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from haven.api.common import lookup
+from haven.api.common import check_gate, lookup
 from haven.api.deps import ActorDep, HubDep
 from haven.api.errors import base_url
 from haven.api.limits import DRAIN
@@ -55,6 +55,8 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
         if actor.anonymous and request.headers.get("user-agent", "").startswith("git-lfs/"):
             raise Unauthorized("Authentication required", headers={"LFS-Authenticate": 'Basic realm="Haven"'}) from None
         raise
+    if operation == "download":  # the signed links below serve the bytes: a gated repository's need approval
+        await run_in_threadpool(check_gate, hub, ref, actor)
     valid = [o for o in objects if isinstance(o, dict) and _valid_object(o)]
     have = await run_in_threadpool(lfs_service.linked, hub, ref.row.id, [o["oid"] for o in valid])
     base = base_url(request)

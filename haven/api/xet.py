@@ -63,7 +63,7 @@ def xet_read_token(
 ) -> JSON:
     """Serves hf_xet downloads: a CAS token that may read this repository's files."""
     ref = lookup(hub, actor, repo_type, namespace, name, Permission.READ)
-    check_gate(ref, actor)
+    check_gate(hub, ref, actor)
     return _token_response(request, hub, ref.row.id, "read")
 
 

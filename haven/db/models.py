@@ -4,6 +4,7 @@ from haven.audit.models import AuditEvent
 from haven.auth.models import Account, Membership, Token, WebSession
 from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.discussions.models import Discussion, DiscussionEvent
+from haven.gating.models import AccessRequest
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
@@ -11,6 +12,7 @@ from haven.scanning.models import FileScan, RepoScan
 from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
 
 __all__ = [
+    "AccessRequest",
     "Account",
     "AuditEvent",
     "Discussion",

@@ -84,7 +84,7 @@ def pr_files(web: Web, repo_type: str, namespace: str, name: str, num: int) -> R
     d, ref = service.get_discussion(web.hub, web.actor, repo_type, f"{namespace}/{name}", num)
     if not d.is_pull_request:
         raise BadRequest(f"#{num} is a discussion: it has no files")
-    check_gate(ref, web.actor)  # diffs show file contents
+    check_gate(web.hub, ref, web.actor)  # diffs show file contents
     head = ref.git.ref(pulls.pr_ref(num))
     files, cut = diff_commits(ref.git, _fork_point(ref, d, head), head) if head else ([], False)
     ctx = repo_context(web, ref, "community")

@@ -129,7 +129,7 @@ def blob(web: Web, repo_type: str, namespace: str, name: str, rev: str, path: st
         raise EntryNotFound(f"No such file: {path}")
     if entry.type == "directory":
         return redirect(web, rev_url(repo_type, ref.full_id, "tree", rev, path))
-    check_gate(ref, web.actor)  # a gated repository's files are for those granted access, as on /resolve
+    check_gate(web.hub, ref, web.actor)  # a gated repository's files are for those granted access, as on /resolve
     context = repo_context(web, ref, "files", rev)
     editable = context["can_write"] and entry.pointer is None and entry.size <= MAX_TEXT
     view = _file_view(web, ref, commit, entry)

@@ -43,7 +43,7 @@ def commit(web: Web, repo_type: str, namespace: str, name: str, sha: str) -> Res
     commit_id = resolve_rev(ref, sha)
     info = ref.git.commit_info(commit_id)
     parent = info.parents[0] if info.parents else None
-    check_gate(ref, web.actor)  # diffs show file contents
+    check_gate(web.hub, ref, web.actor)  # diffs show file contents
     files, cut = diff_commits(ref.git, parent, commit_id)
     return render(web, "commit.html", **repo_context(web, ref, "history", commit_id), info=info, files=files, cut=cut)
 
@@ -67,6 +67,6 @@ def compare(web: Web, repo_type: str, namespace: str, name: str, spec: str) -> R
     base, sep, head = spec.partition("...")
     if not sep or not base or not head:
         raise BadRequest("Compare two revisions as base...head")
-    check_gate(ref, web.actor)
+    check_gate(web.hub, ref, web.actor)
     files, cut = diff_commits(ref.git, resolve_rev(ref, base), resolve_rev(ref, head))
     return render(web, "compare.html", **repo_context(web, ref, "history"), files=files, cut=cut, base=base, head=head)

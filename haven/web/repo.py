@@ -19,6 +19,7 @@ from haven.repos.content import safetensors_header
 from haven.repos.models import Like
 from haven.repos.service import RepoRef, find_repo
 from haven.scanning import service as scanning
+from haven.web import gating
 from haven.web.core import Web, WebDep, checked_form, field_str, in_thread, redirect, render, repo_routes, web_router
 from haven.web.render import card_html
 
@@ -151,6 +152,7 @@ def repo_page(web: Web, repo_type: str, namespace: str, name: str) -> Response:
         meta=meta,
         snippets=snippets(web, repo_type, row.full_id),
         widget_text=widget_example(card) if repo_type == "model" else None,
+        gate=gating.banner(web, ref),
     )
 
 
@@ -207,7 +209,13 @@ async def widget(web: Web, repo_type: str, namespace: str, name: str) -> Respons
 def settings_page(web: Web, repo_type: str, namespace: str, name: str) -> Response:
     web.require_login()
     ref = open_repo(web, repo_type, namespace, name, Permission.ADMIN)
-    return render(web, "repo_settings.html", **repo_context(web, ref, "settings"), message=None)
+    return render(
+        web,
+        "repo_settings.html",
+        **repo_context(web, ref, "settings"),
+        message=None,
+        access_requests=gating.requests_section(web, ref),
+    )
 
 
 @repo_routes(router, "/{namespace}/{name}/settings", ["POST"])
