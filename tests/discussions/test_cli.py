@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from huggingface_hub import CommitOperationAdd
 
 from tests.conftest import Hub
 
-HF = shutil.which("hf")
+HF = shutil.which("hf") or shutil.which("hf", path=str(Path(sys.executable).parent))  # the venv's, off PATH in CI
 pytestmark = pytest.mark.skipif(HF is None, reason="the hf CLI is not installed")
 
 

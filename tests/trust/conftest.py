@@ -134,4 +134,3 @@ def receiver() -> Iterator[Receiver]:
 
 
 from tests.git.conftest import git  # noqa: E402, F401 - the git tests' fixture, for pushes here
-from tests.web.conftest import browser, new_page  # noqa: E402, F401 - Playwright, for the browser test
