@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haven import web
-from haven.api import errors, files, git, inference, lfs, listing, repos, tree, upload, xet
+from haven.api import errors, files, git, inference, lfs, listing, repos, tree, upload, viewer, xet
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.signing import Signer
@@ -19,6 +19,7 @@ from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
+from haven.viewer import tasks as viewer_tasks
 
 log = logging.getLogger("haven")
 
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     settings = settings or Settings()
     hub = hub or Hub.open(settings)
 
-    jobs = Worker(hub.db, {metadata_tasks.KIND: metadata_tasks.handler(hub)}, threads=settings.job_workers)
+    handlers = {metadata_tasks.KIND: metadata_tasks.handler(hub), viewer_tasks.KIND: viewer_tasks.handler(hub)}
+    jobs = Worker(hub.db, handlers, threads=settings.job_workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,10 +73,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
+    app.include_router(viewer.router)
     for module in (repos, listing, upload, tree, lfs, xet, git, files):  # git before /resolve's catch-all
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
+    app.add_middleware(viewer.DatasetsServerHost)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -5,9 +5,11 @@ from haven.cas.models import XetDedupChunk, XetFile, XetFileXorb, XetXorb
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
+from haven.viewer.models import DatasetViewer
 
 __all__ = [
     "Account",
+    "DatasetViewer",
     "Job",
     "LfsObject",
     "Like",

@@ -29,6 +29,7 @@ from haven.repos.library import scan
 from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo, RepoTag
 from haven.repos.service import RepoRef, author_of, find_repo, touch
+from haven.viewer import tasks as viewer_tasks
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_ATTEMPTS = 5
@@ -198,6 +199,8 @@ def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects
             touch(session, ref.row.id, commit)
             refresh_card(session, ref.git, ref.row.id, commit)
             metadata_tasks.enqueue_for(session, ref.row.id)
+            if ref.row.type == "dataset":
+                viewer_tasks.enqueue_for(session, ref.row.id)
         else:
             touch(session, ref.row.id, None)
     if ref_name == "refs/heads/main":
