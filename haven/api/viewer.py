@@ -14,7 +14,6 @@ from haven.api.deps import ActorDep, HubDep
 from haven.api.responses import JSON
 from haven.errors import BadRequest
 from haven.viewer import dataset as service
-from haven.viewer import statistics
 
 router = APIRouter(prefix="/datasets-server")
 HOST_PREFIX = b"datasets-server."
@@ -127,7 +126,7 @@ async def filter_rows(request: Request, hub: HubDep, actor: ActorDep) -> JSON:
 
 @router.get("/statistics")
 async def column_statistics(request: Request, hub: HubDep, actor: ActorDep) -> JSON:
-    return await _answer(request, hub, actor, lambda ds, q: statistics.answer(ds, q.get("config"), q.get("split")))
+    return await _answer(request, hub, actor, lambda ds, q: service.statistics(ds, q.get("config"), q.get("split")))
 
 
 @router.get("/assets")

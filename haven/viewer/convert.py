@@ -207,8 +207,25 @@ def _one_split(
         return []
     directory = f"partial-{split}" if result["partial"] else split
     tmp.rename(out / config / directory)
+    try:
+        result["statistics"] = split_statistics(out / config / directory, result)
+    except Exception as e:  # statistics are a bonus: the split stays viewable without them
+        result["statistics_error"] = _message(e)
     result.update(split=split, directory=f"{config}/{directory}")
     return [result]
+
+
+def split_statistics(directory: Path, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Statistics over the split's Parquet files, in DuckDB (within this process's memory limit)."""
+    import duckdb
+
+    from haven.viewer.statistics import compute
+
+    paths = [str(directory / f["filename"]) for f in result["files"]]
+    with duckdb.connect(":memory:", config={"threads": 1, "memory_limit": "1GB"}) as con:
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+        con.execute(f"CREATE VIEW data AS SELECT * FROM read_parquet([{listed}])")
+        return compute(con, result["features"])
 
 
 def _message(e: BaseException) -> str:

@@ -187,15 +187,11 @@ def rows(hub: Hub, ds: Dataset, config: str | None, split: str | None, offset: i
     table = query.read_rows(split_files(hub, s), offset, length)
     return {
         "features": cells.features_list(s["features"]),
-        "rows": cells.rows_json(table, s["features"], offset, _asset(ds, s_config(config), s["split"])),
+        "rows": cells.rows_json(table, s["features"], offset, _asset(ds, config or "", s["split"])),
         "num_rows_total": s["num_rows"],
         "num_rows_per_page": MAX_LENGTH,
         "partial": s["partial"],
     }
-
-
-def s_config(config: str | None) -> str:
-    return config or ""
 
 
 def first_rows(hub: Hub, ds: Dataset, config: str | None, split: str | None) -> dict[str, Any]:
@@ -222,7 +218,7 @@ def search(
     s = ds.split(config, split)
     offset, length = _window(offset, length)
     page = query.search(split_files(hub, s), list(s["features"]), text, offset, length, _limits(hub))
-    return _page_body(ds, s, s_config(config), page)
+    return _page_body(ds, s, config or "", page)
 
 
 def filter_rows(
@@ -231,7 +227,7 @@ def filter_rows(
     s = ds.split(config, split)
     offset, length = _window(offset, length)
     page = query.filter_rows(split_files(hub, s), list(s["features"]), where, orderby, offset, length, _limits(hub))
-    return _page_body(ds, s, s_config(config), page)
+    return _page_body(ds, s, config or "", page)
 
 
 def _page_body(ds: Dataset, s: dict[str, Any], config: str, page: query.Page) -> dict[str, Any]:
@@ -256,3 +252,11 @@ def asset(hub: Hub, ds: Dataset, config: str | None, split: str | None, row: int
     if not value or not value.get("bytes"):
         raise NotFound("This cell has no bytes")
     return value["bytes"]
+
+
+def statistics(ds: Dataset, config: str | None, split: str | None) -> dict[str, Any]:
+    """Statistics computed by the conversion; a split converted before statistics existed has none."""
+    s = ds.split(config, split)
+    if s.get("statistics") is None:
+        raise NotFound(f"No statistics for split {split!r}: {s.get('statistics_error') or 'not computed'}")
+    return {"num_examples": s["num_rows"], "statistics": s["statistics"], "partial": s["partial"]}

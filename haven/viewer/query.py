@@ -106,7 +106,7 @@ def _union(paths: list[str], rows: tuple[int, ...]) -> str:
     parts, base = [], 0
     for path, n in zip(paths, rows, strict=True):
         parts.append(
-            f"SELECT *, file_row_number + {base} AS {ROW_IDX} FROM read_parquet({_literal(path)}, file_row_number=true)"
+            f"SELECT * EXCLUDE (file_row_number), file_row_number + {base} AS {ROW_IDX} FROM read_parquet({_literal(path)}, file_row_number=true)"
         )
         base += n
     return " UNION ALL ".join(parts)
@@ -121,7 +121,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], timeout: fl
     timer = threading.Timer(timeout, con.interrupt)
     timer.start()
     try:
-        return con.execute(sql, params).fetch_arrow_table()
+        return con.sql(sql, params=params or None).to_arrow_table()
     except duckdb.InterruptException:
         raise QueryTimeout(f"The query took longer than {timeout:g} s and was stopped") from None
     except duckdb.OutOfMemoryException:

@@ -33,7 +33,7 @@ def check_where(con: Any, where: str, columns: set[str]) -> str:
         raise BadRequest("Parameter 'where' is required")
     if len(where) > MAX_WHERE:
         raise BadRequest(f"Parameter 'where' is longer than {MAX_WHERE} characters")
-    parsed = orjson.loads(con.execute("SELECT json_serialize_sql(?)", [PREFIX + where + SUFFIX]).fetchone()[0])
+    parsed = orjson.loads(con.execute("SELECT json_serialize_sql(?)", [PREFIX + where + SUFFIX]).fetchall()[0][0])
     if parsed.get("error"):
         raise BadRequest(f"Parameter 'where' is invalid: {parsed.get('error_message', 'syntax error')}")
     statements = parsed.get("statements") or []
