@@ -41,6 +41,10 @@ def _cell(value: Any, feature: Any, asset: dict[str, str], idx: int, column: str
             return None, False
         query = urlencode({**{k: v for k, v in asset.items() if k != "base"}, "row": idx, "column": column})
         return {"src": f"{asset['base']}?{query}", "path": value.get("path")}, False
+    if kind == "Json" and isinstance(value, str | bytes):
+        if len(value) > MAX_CELL:
+            return (value.decode("utf-8", "ignore") if isinstance(value, bytes) else value)[:MAX_CELL], True
+        value = orjson.loads(value)  # a column of mixed types: each cell is a JSON document
     if isinstance(value, bytes):
         return None, True  # raw binary is not shown
     if isinstance(value, str):

@@ -99,7 +99,12 @@ def splits(ds: Dataset, config: str | None) -> dict[str, Any]:
 
 
 def _failed(ds: Dataset) -> list[dict[str, Any]]:
-    return [{"dataset": ds.name, **e} for e in ds.manifest().get("errors", [])]
+    """Configs and splits that could not be converted, and files left out (archives, missing bytes)."""
+    manifest = ds.manifest()
+    skipped = [
+        {"path": p, "error": "not converted (archives are not extracted)"} for p in manifest.get("skipped_files", [])
+    ]
+    return [{"dataset": ds.name, **e} for e in manifest.get("errors", []) + skipped]
 
 
 def _partial(configs: list[dict[str, Any]]) -> bool:

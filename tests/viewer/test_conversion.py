@@ -35,6 +35,7 @@ FORMATS = {
     "csv": {"data/train.csv": b"id,text,score\n1,hello,0.5\n2,world,1.5\n3,,2.5\n", "data/test.csv": b"id,text,score\n9,x,0\n"},
     "tsv": {"train.tsv": b"a\tb\n1\tone\n2\ttwo\n"},
     "jsonl": {"train.jsonl": b'{"q": "a", "tags": [1, 2]}\n{"q": "b", "tags": []}\n', "validation.jsonl": b'{"q": "c", "tags": [3]}\n'},
+    "mixed-json": {"train.jsonl": b"".join(b'{"v": %d}\n' % i for i in range(1500)) + b'{"v": "text"}\n'},
     "json": {"train.json": json.dumps([{"x": 1, "y": {"z": "deep"}}, {"x": 2, "y": {"z": "er"}}]).encode()},
     "parquet": {"data/train-00000-of-00001.parquet": _parquet(pa.table({"n": list(range(250)), "s": [f"r{i}" for i in range(250)]}))},
     "text": {"train.txt": b"first line\nsecond line\n\nfourth\n"},
