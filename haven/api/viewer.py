@@ -13,12 +13,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from haven.api.deps import ActorDep, HubDep
 from haven.api.responses import JSON
 from haven.errors import BadRequest
+from haven.viewer import cells
 from haven.viewer import dataset as service
 
 router = APIRouter(prefix="/datasets-server")
 HOST_PREFIX = b"datasets-server."
-SNIFF = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif", b"BM": "image/bmp",
-         b"RIFF": "application/octet-stream"}  # fmt: skip
 
 
 class DatasetsServerHost:
@@ -140,8 +139,4 @@ async def assets(request: Request, hub: HubDep, actor: ActorDep) -> Response:
         return service.asset(hub, ds, q.get("config"), q.get("split"), row, q.get("column", ""))
 
     data = await run_in_threadpool(work)
-    kind = next((t for magic, t in SNIFF.items() if data.startswith(magic)), "application/octet-stream")
-    if data[8:12] == b"WEBP":
-        kind = "image/webp"
-    headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff", "Cache-Control": "private"}
-    return Response(data, media_type=kind, headers=headers)
+    return Response(data, media_type=cells.media_type(data), headers=cells.MEDIA_HEADERS)

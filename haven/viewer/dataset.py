@@ -39,6 +39,7 @@ class Dataset:
     ref: RepoRef
     state: DatasetViewer | None
     base_url: str  # the hub's URL, for parquet and asset links
+    asset_base: str = ""  # where media cells are served from (the web pages use their own, session-checked)
 
     @property
     def name(self) -> str:
@@ -183,7 +184,12 @@ def split_files(hub: Hub, split: dict[str, Any]) -> query.SplitFiles:
 
 
 def _asset(ds: Dataset, config: str, split: str) -> dict[str, str]:
-    return {"base": f"{ds.base_url}/datasets-server/assets", "dataset": ds.name, "config": config, "split": split}
+    return {
+        "base": ds.asset_base or f"{ds.base_url}/datasets-server/assets",
+        "dataset": ds.name,
+        "config": config,
+        "split": split,
+    }
 
 
 def rows(hub: Hub, ds: Dataset, config: str | None, split: str | None, offset: int, length: int) -> dict[str, Any]:
