@@ -108,7 +108,9 @@ def main() -> None:
         print(f"upload {time.perf_counter() - t:.0f} s")
         peak = PeakRss()
         t = time.perf_counter()
-        client = httpx.Client(base_url=f"{h.url}/datasets-server", headers={"Authorization": f"Bearer {h.token}"})
+        client = httpx.Client(
+            base_url=f"{h.url}/datasets-server", headers={"Authorization": f"Bearer {h.token}"}, timeout=300
+        )
         while not client.get("/is-valid", params={"dataset": repo}).json().get("viewer"):
             time.sleep(0.5)
         convert_s = time.perf_counter() - t
@@ -127,7 +129,9 @@ def report(client: httpx.Client, h, repo: str, rows: int, n: int) -> None:  # ty
     base = {"dataset": repo, "config": "default", "split": "train"}
     files = client.get("/parquet", params={"dataset": repo}).json()["parquet_files"]
     print(f"converted files: {len(files)}, {sum(f['size'] for f in files) / 1e9:.2f} GB")
+    t = time.perf_counter()
     r = client.get("/rows", params={**base, "offset": offset, "length": 100}).json()
+    print(f"first /rows (cold footers) {1000 * (time.perf_counter() - t):.0f} ms")
     assert r["rows"][0]["row_idx"] == offset and r["rows"][0]["row"]["id"] == offset, r["rows"][0]
     rows_ms = timed(lambda: client.get("/rows", params={**base, "offset": offset, "length": 100}).raise_for_status(), n)
     searches = {}

@@ -222,7 +222,9 @@ def split_statistics(directory: Path, result: dict[str, Any]) -> list[dict[str, 
     from haven.viewer.statistics import compute
 
     paths = [str(directory / f["filename"]) for f in result["files"]]
-    with duckdb.connect(":memory:", config={"threads": 1, "memory_limit": "1GB"}) as con:
+    with duckdb.connect(
+        ":memory:", config={"threads": 1, "memory_limit": "256MB", "preserve_insertion_order": False}
+    ) as con:
         listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
         con.execute(f"CREATE VIEW data AS SELECT * FROM read_parquet([{listed}])")
         return compute(con, result["features"])

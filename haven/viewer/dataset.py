@@ -248,7 +248,7 @@ def _page_body(ds: Dataset, s: dict[str, Any], config: str, page: query.Page) ->
         "num_rows_total": page.total,
         "num_rows_per_page": MAX_LENGTH,
         "partial": s["partial"],
-    }
+    } | ({} if page.exact else {"num_rows_total_is_lower_bound": True})
 
 
 def asset(hub: Hub, ds: Dataset, config: str | None, split: str | None, row: int, column: str) -> bytes:

@@ -4,6 +4,7 @@ with DuckDB on a sandboxed connection that can read this split's files and nothi
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from haven.errors import BadRequest, HavenError
 from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
 
 ROW_IDX = "__haven_row_idx"
+COUNT_BUDGET = 0.05  # seconds a search or filter spends counting all matches once its page is found (then a bound)
 STRING_TYPES = ("VARCHAR",)
 
 
@@ -136,6 +138,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], timeout: fl
 class Page:
     table: pa.Table  # the rows, with ROW_IDX as the last column
     total: int
+    exact: bool = True  # False: counting all matches took too long; `total` is a lower bound
 
 
 def search(
@@ -172,9 +175,19 @@ def _page(
     # Without an order, one thread and DuckDB's insertion-order guarantee give row order, and LIMIT stops early.
     order_by = f" ORDER BY {order}, {ROW_IDX}" if order else ""
     body = f"SELECT * FROM data WHERE ({cond})" if not cond.startswith("\n") else PREFIX + cond.strip("\n") + SUFFIX
+    started = time.monotonic()
     rows = run(con, f"{body}{order_by} LIMIT {int(length)} OFFSET {int(offset)}", params, timeout)
-    count = run(con, f"SELECT count(*) AS n FROM ({body})", params, timeout)
-    return Page(rows, int(count.column(0)[0].as_py()))
+    if rows.num_rows < length:  # the page scan reached the end: the count is known without another scan
+        return Page(rows, offset + rows.num_rows if rows.num_rows else _count(con, body, params, timeout))
+    budget = min(COUNT_BUDGET, max(timeout - (time.monotonic() - started), 0.01))
+    try:
+        return Page(rows, _count(con, body, params, budget))
+    except QueryTimeout:  # the page is worth more than the exact count: say it is at least this many
+        return Page(rows, offset + rows.num_rows + 1, exact=False)
+
+
+def _count(con: duckdb.DuckDBPyConnection, body: str, params: list[Any], timeout: float) -> int:
+    return int(run(con, f"SELECT count(*) AS n FROM ({body})", params, timeout).column(0)[0].as_py())
 
 
 def _types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -61,7 +61,7 @@ def _column(con: Any, col: str, kind: str, feature: Any, total: int) -> dict[str
         return {**base, "no_label_count": no_label, "n_unique": len(labelled), "frequencies": labelled}
     if kind == "list":
         return {**base, **_numbers(con, f"len({col})", True)}
-    unique = int(con.sql(f"SELECT count(DISTINCT {col}) FROM data").fetchall()[0][0])
+    unique = int(con.sql(f"SELECT approx_count_distinct({col}) FROM data").fetchall()[0][0])
     if unique <= MAX_LABELS:
         return {**base, "_type": "string_label", "n_unique": unique, "frequencies": _frequencies(con, col)}
     return {**base, "_type": "string_text", **_numbers(con, f"length({col})", True)}
@@ -78,7 +78,7 @@ def _frequencies(con: Any, expr: str) -> dict[str, int]:
 def _numbers(con: Any, expr: str, integer: bool) -> dict[str, Any]:
     where = f"{expr} IS NOT NULL" + ("" if integer else f" AND NOT isnan({expr}) AND NOT isinf({expr})")
     lo, hi, mean, median, std = con.sql(
-        f"SELECT min({expr}), max({expr}), avg({expr}), median({expr}), stddev_samp({expr}) FROM data WHERE {where}"
+        f"SELECT min({expr}), max({expr}), avg({expr}), approx_quantile({expr}, 0.5), stddev_samp({expr}) FROM data WHERE {where}"
     ).fetchall()[0]
     out: dict[str, Any] = {"min": lo, "max": hi, "mean": _round(mean), "median": _round(median), "std": _round(std)}
     if lo is None:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import httpx
-from huggingface_hub import HfApi
+from huggingface_hub import CommitOperationAdd, HfApi
 from PIL import Image
 
 from tests.conftest import Hub
@@ -64,8 +64,8 @@ def test_image_cells_and_private_viewer(sqlite_hub: Hub, web: WebClient, anon: W
     owner = web.sign_up()
     api = HfApi(endpoint=sqlite_hub.url, token=web.token())
     repo_id = api.create_repo(f"{owner}/imgs", repo_type="dataset", private=True).repo_id
-    for path in ("train/a/x.png", "train/b/y.png"):
-        api.upload_file(path_or_fileobj=_png(), path_in_repo=path, repo_id=repo_id, repo_type="dataset")
+    ops = [CommitOperationAdd(path, _png()) for path in ("train/a/x.png", "train/b/y.png")]
+    api.create_commit(repo_id, ops, commit_message="two images", repo_type="dataset")
     url = f"/datasets/{repo_id}/viewer"
 
     def ready() -> bool:
