@@ -51,6 +51,8 @@ class Dataset:
 
     def manifest(self) -> dict[str, Any]:
         """The conversion result; NotReady or GenerationFailed when there is none."""
+        if self.state is not None and self.state.status == "pending" and self.state.manifest:
+            return self.state.manifest  # the previous conversion, while the new head converts
         if self.pending or self.state is None:
             raise NotReady("The response is not ready yet. Please retry later.", headers={"Retry-After": "5"})
         if self.state.status != "ok" or not self.state.manifest:
@@ -82,11 +84,13 @@ def open_dataset(hub: Hub, actor: Actor, dataset: str | None, base_url: str) -> 
 
 def revision(ds: Dataset) -> str | None:
     """The source commit answers describe (X-Revision), as `datasets` checks against the head it loads."""
-    return ds.state.commit if ds.state is not None else None
+    if ds.state is None:
+        return None
+    return (ds.state.manifest or {}).get("commit") or ds.state.commit
 
 
 def is_valid(ds: Dataset) -> dict[str, Any]:
-    ok = ds.state is not None and ds.state.status == "ok"
+    ok = ds.state is not None and (ds.state.status == "ok" or bool(ds.pending and ds.state.manifest))
     return {"preview": ok, "viewer": ok, "search": ok, "filter": ok, "statistics": ok, "pending": ds.pending}
 
 

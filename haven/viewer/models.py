@@ -16,7 +16,7 @@ class DatasetViewer(Base):
 
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
     commit: Mapped[str] = mapped_column(String(40))  # the head of main this describes
-    status: Mapped[str] = mapped_column(String(16))  # "pending" | "ok" | "failed"
+    status: Mapped[str] = mapped_column(String(16))  # "pending" | "ok" | "failed" (no split converted) | "error"
     parquet_commit: Mapped[str | None] = mapped_column(String(40), default=None)  # on refs/convert/parquet
     manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # configs, splits, files, features
     error: Mapped[str | None] = mapped_column(String(2000), default=None)

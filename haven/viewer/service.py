@@ -40,7 +40,7 @@ def refresh(hub: Hub, repo_id: int, heartbeat_key: tuple[str, str] | None = None
     with hub.db.read() as session:
         row = session.get(Repo, repo_id)
         state = session.get(DatasetViewer, repo_id)
-        done = state.commit if state is not None and state.status != "pending" else None
+        done = state.commit if state is not None and state.status in ("ok", "failed") else None
     if row is None or row.type != "dataset":
         return
     path = hub.repo_path(row.storage_key)
@@ -52,11 +52,15 @@ def refresh(hub: Hub, repo_id: int, heartbeat_key: tuple[str, str] | None = None
     work = Path(tempfile.mkdtemp(prefix="viewer-", dir=_tmp_root(hub)))
     try:
         manifest, error = _convert(hub, git, head, work, heartbeat_key)
+        manifest["commit"] = head
         parquet_commit = None
         if manifest["configs"]:
             parquet_commit = publish(hub, RepoRef(row, git, path), head, work / "out", manifest)
         status = "ok" if parquet_commit else "failed"
         _save(hub, repo_id, head, status=status, manifest=manifest, parquet_commit=parquet_commit, error=error)
+    except Exception as e:  # never leave the dataset "pending" forever; "error" lets the queue's retry run again
+        _save(hub, repo_id, head, status="error", error=f"the conversion job failed: {e}"[:2000])
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

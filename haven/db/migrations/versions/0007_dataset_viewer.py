@@ -5,6 +5,8 @@ Revises: 0006
 Create Date: 2026-12-02
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,6 +31,32 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("repo_id", name=op.f("pk_dataset_viewer")),
     )
+    _queue_existing_datasets()
+
+
+def _queue_existing_datasets() -> None:
+    """Datasets that exist already get converted once, as after a commit."""
+    jobs = sa.table(
+        "jobs",
+        sa.column("kind", sa.String),
+        sa.column("key", sa.String),
+        sa.column("payload", sa.JSON),
+        sa.column("status", sa.String),
+        sa.column("attempts", sa.Integer),
+        sa.column("max_attempts", sa.Integer),
+        sa.column("run_after", sa.DateTime),
+        sa.column("created_at", sa.DateTime),
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    query = sa.text("SELECT id FROM repos WHERE type = 'dataset' AND head_sha IS NOT NULL")
+    ids = [row[0] for row in op.get_bind().execute(query)]
+    rows = [
+        {"kind": "dataset.viewer", "key": f"repo:{i}", "payload": {"repo_id": i}, "status": "queued", "attempts": 0,
+         "max_attempts": 3, "run_after": now, "created_at": now}
+        for i in ids
+    ]  # fmt: skip
+    if rows:
+        op.bulk_insert(jobs, rows)
 
 
 def downgrade() -> None:
