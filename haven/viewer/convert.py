@@ -48,9 +48,8 @@ class SplitWriter:
 
     def add(self, table: Any) -> bool:
         """Buffer a batch; False once the size limit is reached (the split is then partial)."""
-        if self.num_bytes + self._pending_bytes + table.nbytes > self.max_bytes and self.num_rows + _rows(
-            self._pending
-        ):
+        held = self.num_bytes + self._pending_bytes
+        if held + table.nbytes > self.max_bytes and held > 0:  # the first batch always goes in
             self.partial = True
             return False
         self._pending.append(table)
