@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from haven.errors import BadRequest, HavenError
 from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
 
 ROW_IDX = "__haven_row_idx"
-COUNT_BUDGET = 0.05  # seconds a search or filter spends counting all matches once its page is found (then a bound)
+COUNT_CAP = 1_000  # matches counted past the page's offset; more are reported as a lower bound
+COUNT_BUDGET = 1.0  # seconds the count may add to a search or filter (then the total is a lower bound)
 STRING_TYPES = ("VARCHAR",)
 
 
@@ -81,8 +83,28 @@ def _slice_file(path: str, start: int, stop: int) -> pa.Table:
 
 @contextmanager
 def sandbox(files: SplitFiles, memory_mb: int) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection whose view `data` is the split (with its row index), that cannot read, write or
-    load anything else, and whose settings are locked before any user text is run."""
+    """A cursor on the split's sandboxed database (see _database); cursors are cheap, databases are not."""
+    cursor = _database(files, memory_mb).cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+_databases: OrderedDict[tuple[SplitFiles, int], duckdb.DuckDBPyConnection] = OrderedDict()
+_databases_lock = threading.Lock()
+MAX_DATABASES = 32
+
+
+def _database(files: SplitFiles, memory_mb: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose view `data` is the split (with its row index), that cannot read, write or
+    load anything else, and whose settings are locked before any user text runs; kept for the next query
+    of the same split (setting one up costs ~100 ms, a cursor on it well under one)."""
+    key = (files, memory_mb)
+    with _databases_lock:
+        if key in _databases:
+            _databases.move_to_end(key)
+            return _databases[key]
     con = duckdb.connect(
         ":memory:",
         config={
@@ -92,16 +114,17 @@ def sandbox(files: SplitFiles, memory_mb: int) -> Iterator[duckdb.DuckDBPyConnec
             "autoload_known_extensions": False,
         },
     )
-    try:
-        paths = [str(p) for p in files.paths]
-        con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in paths)}]")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET max_temp_directory_size = '0B'")
-        con.execute(f"CREATE VIEW data AS {_union(paths, files.rows)}")
-        con.execute("SET lock_configuration = true")
-        yield con
-    finally:
-        con.close()
+    paths = [str(p) for p in files.paths]
+    con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in paths)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET max_temp_directory_size = '0B'")
+    con.execute(f"CREATE VIEW data AS {_union(paths, files.rows)}")
+    con.execute("SET lock_configuration = true")
+    with _databases_lock:
+        _databases[key] = con
+        while len(_databases) > MAX_DATABASES:
+            _databases.popitem(last=False)  # closed once no cursor uses it any more
+    return con
 
 
 def _union(paths: list[str], rows: tuple[int, ...]) -> str:
@@ -177,17 +200,21 @@ def _page(
     body = f"SELECT * FROM data WHERE ({cond})" if not cond.startswith("\n") else PREFIX + cond.strip("\n") + SUFFIX
     started = time.monotonic()
     rows = run(con, f"{body}{order_by} LIMIT {int(length)} OFFSET {int(offset)}", params, timeout)
-    if rows.num_rows < length:  # the page scan reached the end: the count is known without another scan
-        return Page(rows, offset + rows.num_rows if rows.num_rows else _count(con, body, params, timeout))
-    budget = min(COUNT_BUDGET, max(timeout - (time.monotonic() - started), 0.01))
+    if 0 < rows.num_rows < length:  # the page scan reached the end: the count is known without another scan
+        return Page(rows, offset + rows.num_rows)
+    budget = min(max(timeout - (time.monotonic() - started), 0.01), COUNT_BUDGET)
+    cap = offset + COUNT_CAP
     try:
-        return Page(rows, _count(con, body, params, budget))
-    except QueryTimeout:  # the page is worth more than the exact count: say it is at least this many
+        total = _count(con, body, params, budget, cap)
+    except QueryTimeout:  # the page is worth more than the exact count
         return Page(rows, offset + rows.num_rows + 1, exact=False)
+    # Counting stops at `cap` matches (the scan then ends early); beyond it the total is a lower bound.
+    return Page(rows, total, exact=total < cap)
 
 
-def _count(con: duckdb.DuckDBPyConnection, body: str, params: list[Any], timeout: float) -> int:
-    return int(run(con, f"SELECT count(*) AS n FROM ({body})", params, timeout).column(0)[0].as_py())
+def _count(con: duckdb.DuckDBPyConnection, body: str, params: list[Any], timeout: float, cap: int) -> int:
+    sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM ({body}) LIMIT {int(cap)})"
+    return int(run(con, sql, params, timeout).column(0)[0].as_py())
 
 
 def _types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
