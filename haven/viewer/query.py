@@ -22,7 +22,7 @@ from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
 
 ROW_IDX = "__haven_row_idx"
 COUNT_CAP = 1_000  # matches counted past the page's offset; more are reported as a lower bound
-COUNT_BUDGET = 1.0  # seconds the count may add to a search or filter (then the total is a lower bound)
+COUNT_BUDGET = 0.2  # seconds the count may add to a search or filter (then the total is a lower bound)
 STRING_TYPES = ("VARCHAR",)
 
 
@@ -200,7 +200,7 @@ def _page(
     body = f"SELECT * FROM data WHERE ({cond})" if not cond.startswith("\n") else PREFIX + cond.strip("\n") + SUFFIX
     started = time.monotonic()
     rows = run(con, f"{body}{order_by} LIMIT {int(length)} OFFSET {int(offset)}", params, timeout)
-    if 0 < rows.num_rows < length:  # the page scan reached the end: the count is known without another scan
+    if rows.num_rows < length and (rows.num_rows or not offset):  # the scan reached the end: no count needed
         return Page(rows, offset + rows.num_rows)
     budget = min(max(timeout - (time.monotonic() - started), 0.01), COUNT_BUDGET)
     cap = offset + COUNT_CAP
