@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -89,11 +90,18 @@ def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the generated dataset (several GB)
+
+
+def run(work: Path) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gb", type=float, default=0.5)
     parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
     check_disk(work, int(args.gb * GIB * 3.5))
     t = time.perf_counter()
     rows = generate(work / "data", int(args.gb * 1e9))
