@@ -24,6 +24,7 @@ from haven.api import (
     repos,
     tree,
     upload,
+    viewer,
     webhooks,
     xet,
 )
@@ -35,6 +36,7 @@ from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
 from haven.scanning import tasks as scan_tasks
+from haven.viewer import tasks as viewer_tasks
 from haven.webhooks import tasks as webhook_tasks
 
 log = logging.getLogger("haven")
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         metadata_tasks.KIND: metadata_tasks.handler(hub),
         scan_tasks.KIND: scan_tasks.handler(hub),
         webhook_tasks.KIND: webhook_tasks.handler(hub),
+        viewer_tasks.KIND: viewer_tasks.handler(hub),
     }
     jobs = Worker(hub.db, handlers, threads=settings.job_workers)
 
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
+    app.include_router(viewer.router)
     # git before /resolve's catch-all
     for module in (repos, gating, webhooks, audit, listing, upload, discussions, tree, lfs, xet, git, files):
         app.include_router(module.router)
@@ -100,5 +104,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
     app.add_middleware(audit.ClientAddressMiddleware)
+    app.add_middleware(viewer.DatasetsServerHost)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     job_workers: int = Field(
         1, description="Background job threads per server process (file metadata); 0 runs none in this process."
     )
+    viewer_max_bytes: int = Field(
+        5_000 * MB,
+        description="Dataset viewer: in-memory bytes of one split converted to Parquet; beyond it the split is "
+        "converted partially (its first rows) and the API says partial.",
+    )
+    viewer_job_timeout: int = Field(3600, description="Dataset viewer: seconds one conversion job may run.")
+    viewer_job_memory_mb: int = Field(4096, description="Dataset viewer: address-space limit (MB) of a conversion.")
+    viewer_query_timeout: float = Field(10.0, description="Dataset viewer: seconds one DuckDB query may run.")
+    viewer_query_memory_mb: int = Field(512, description="Dataset viewer: DuckDB memory limit (MB) per query.")
     inference_workers: int = Field(1, description="Inference worker processes (started on the first inference call).")
     inference_memory_mb: int = Field(
         4000, description="Memory budget (MB) of loaded models per inference worker; least recently used ones unload."

@@ -9,12 +9,14 @@ from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 from haven.scanning.models import FileScan, RepoScan
+from haven.viewer.models import DatasetViewer
 from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
 
 __all__ = [
     "AccessRequest",
     "Account",
     "AuditEvent",
+    "DatasetViewer",
     "Discussion",
     "DiscussionEvent",
     "FileScan",

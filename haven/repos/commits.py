@@ -30,6 +30,7 @@ from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo, RepoTag
 from haven.repos.service import RepoRef, author_of, find_repo, touch
 from haven.scanning import tasks as scan_tasks
+from haven.viewer import tasks as viewer_tasks
 from haven.webhooks import events as hooks
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -217,6 +218,8 @@ def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects
             refresh_card(session, ref.git, ref.row.id, commit)
             metadata_tasks.enqueue_for(session, ref.row.id)
             scan_tasks.enqueue_for(session, ref.row.id)
+            if ref.row.type == "dataset":
+                viewer_tasks.enqueue_for(session, ref.row.id)
         else:
             touch(session, ref.row.id, None)
     if ref_name == "refs/heads/main":

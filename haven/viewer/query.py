@@ -1,0 +1,221 @@
+"""Reading a converted split: pages of rows straight from Parquet row groups (pyarrow), search and filter
+with DuckDB on a sandboxed connection that can read this split's files and nothing else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from haven.errors import BadRequest, HavenError
+from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
+
+ROW_IDX = "__haven_row_idx"
+COUNT_CAP = 1_000  # matches counted past the page's offset; more are reported as a lower bound
+COUNT_BUDGET = 0.2  # seconds the count may add to a search or filter (then the total is a lower bound)
+STRING_TYPES = ("VARCHAR",)
+
+
+class QueryTimeout(HavenError):
+    status = 504
+    code = "QueryTimeout"
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """A split's Parquet files on local disk, in order, with their row counts."""
+
+    paths: tuple[Path, ...]
+    rows: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows)
+
+
+@lru_cache(maxsize=256)
+def _metadata(path: str) -> pq.FileMetaData:
+    """Footers are immutable (files are content-addressed), so they are read once per process."""
+    return pq.read_metadata(path)
+
+
+def read_rows(files: SplitFiles, offset: int, length: int) -> pa.Table:
+    """Rows [offset, offset + length) reading only the row groups that hold them."""
+    parts: list[pa.Table] = []
+    end = offset + length
+    base = 0
+    for path, n in zip(files.paths, files.rows, strict=True):
+        if base >= end:
+            break
+        if base + n > offset:
+            parts.append(_slice_file(str(path), offset - base, end - base))
+        base += n
+    if not parts:
+        return pq.read_schema(str(files.paths[0])).empty_table() if files.paths else pa.table({})
+    return pa.concat_tables(parts)
+
+
+def _slice_file(path: str, start: int, stop: int) -> pa.Table:
+    meta = _metadata(path)
+    groups, first, base = [], None, 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if base + n > start and base < stop:
+            groups.append(i)
+            first = base if first is None else first
+        base += n
+    if not groups:
+        return pq.ParquetFile(path, metadata=meta).schema_arrow.empty_table()
+    table = pq.ParquetFile(path, metadata=meta).read_row_groups(groups)
+    skip = max(start - (first or 0), 0)
+    return table.slice(skip, max(min(stop, base) - (first or 0) - skip, 0))
+
+
+@contextmanager
+def sandbox(files: SplitFiles, memory_mb: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the split's sandboxed database (see _database); cursors are cheap, databases are not."""
+    cursor = _database(files, memory_mb).cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+_databases: OrderedDict[tuple[SplitFiles, int], duckdb.DuckDBPyConnection] = OrderedDict()
+_databases_lock = threading.Lock()
+MAX_DATABASES = 32
+
+
+def _database(files: SplitFiles, memory_mb: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose view `data` is the split (with its row index), that cannot read, write or
+    load anything else, and whose settings are locked before any user text runs; kept for the next query
+    of the same split (setting one up costs ~100 ms, a cursor on it well under one)."""
+    key = (files, memory_mb)
+    with _databases_lock:
+        if key in _databases:
+            _databases.move_to_end(key)
+            return _databases[key]
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "threads": 1,
+            "memory_limit": f"{memory_mb}MB",
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
+    paths = [str(p) for p in files.paths]
+    con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in paths)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET max_temp_directory_size = '0B'")
+    con.execute(f"CREATE VIEW data AS {_union(paths, files.rows)}")
+    con.execute("SET lock_configuration = true")
+    with _databases_lock:
+        _databases[key] = con
+        while len(_databases) > MAX_DATABASES:
+            _databases.popitem(last=False)  # closed once no cursor uses it any more
+    return con
+
+
+def _union(paths: list[str], rows: tuple[int, ...]) -> str:
+    parts, base = [], 0
+    for path, n in zip(paths, rows, strict=True):
+        parts.append(
+            f"SELECT * EXCLUDE (file_row_number), file_row_number + {base} AS {ROW_IDX} FROM read_parquet({_literal(path)}, file_row_number=true)"
+        )
+        base += n
+    return " UNION ALL ".join(parts)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], timeout: float) -> pa.Table:
+    """Run one query, interrupted after `timeout` seconds."""
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.start()
+    try:
+        return con.sql(sql, params=params or None).to_arrow_table()
+    except duckdb.InterruptException:
+        raise QueryTimeout(f"The query took longer than {timeout:g} s and was stopped") from None
+    except duckdb.OutOfMemoryException:
+        raise BadRequest("The query needs more memory than the viewer allows") from None
+    except duckdb.Error as e:
+        raise BadRequest(f"The query failed: {str(e).splitlines()[0][:300]}") from None
+    finally:
+        timer.cancel()
+
+
+@dataclass
+class Page:
+    table: pa.Table  # the rows, with ROW_IDX as the last column
+    total: int
+    exact: bool = True  # False: counting all matches took too long; `total` is a lower bound
+
+
+def search(
+    files: SplitFiles, columns: list[str], text: str, offset: int, length: int, limits: tuple[float, int]
+) -> Page:
+    """Rows where any string column contains `text` (case-insensitive), in row order."""
+    if not text.strip():
+        raise BadRequest("Parameter 'query' is required")
+    timeout, memory = limits
+    with sandbox(files, memory) as con:
+        strings = [c for c, t in _types(con).items() if t in STRING_TYPES and c in columns]
+        if not strings:
+            raise BadRequest("This split has no text columns to search")
+        cond = " OR ".join(f"contains(lower({quote(c)}), ?)" for c in strings)
+        params = [text.lower()] * len(strings)
+        return _page(con, cond, params, "", offset, length, timeout)
+
+
+def filter_rows(
+    files: SplitFiles, columns: list[str], where: str, orderby: str, offset: int, length: int, limits: tuple[float, int]
+) -> Page:
+    """Rows matching a validated WHERE clause, optionally ordered by one column."""
+    timeout, memory = limits
+    with sandbox(files, memory) as con:
+        known = set(columns)
+        check_where(con, where, known)
+        order = check_orderby(orderby, known)
+        return _page(con, "\n" + where + "\n", [], order, offset, length, timeout)
+
+
+def _page(
+    con: duckdb.DuckDBPyConnection, cond: str, params: list[Any], order: str, offset: int, length: int, timeout: float
+) -> Page:
+    # Without an order, one thread and DuckDB's insertion-order guarantee give row order, and LIMIT stops early.
+    order_by = f" ORDER BY {order}, {ROW_IDX}" if order else ""
+    body = f"SELECT * FROM data WHERE ({cond})" if not cond.startswith("\n") else PREFIX + cond.strip("\n") + SUFFIX
+    started = time.monotonic()
+    rows = run(con, f"{body}{order_by} LIMIT {int(length)} OFFSET {int(offset)}", params, timeout)
+    if rows.num_rows < length and (rows.num_rows or not offset):  # the scan reached the end: no count needed
+        return Page(rows, offset + rows.num_rows)
+    budget = min(max(timeout - (time.monotonic() - started), 0.01), COUNT_BUDGET)
+    cap = offset + COUNT_CAP
+    try:
+        total = _count(con, body, params, budget, cap)
+    except QueryTimeout:  # the page is worth more than the exact count
+        return Page(rows, offset + rows.num_rows + 1, exact=False)
+    # Counting stops at `cap` matches (the scan then ends early); beyond it the total is a lower bound.
+    return Page(rows, total, exact=total < cap)
+
+
+def _count(con: duckdb.DuckDBPyConnection, body: str, params: list[Any], timeout: float, cap: int) -> int:
+    sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM ({body}) LIMIT {int(cap)})"
+    return int(run(con, sql, params, timeout).column(0)[0].as_py())
+
+
+def _types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {name: str(kind) for name, kind, *_ in con.execute("DESCRIBE data").fetchall()}
