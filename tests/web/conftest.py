@@ -92,8 +92,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _FAILED = pytest.StashKey[bool]()
 
 
+_running: list[Any] = []  # the one browser of this process
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    """Chromium, once per process. Other test packages import this fixture, which makes pytest register it
+    once per package; a second sync_playwright() in one process fails ("Sync API inside the asyncio loop"),
+    so later registrations share the first one's browser."""
+    if _running:
+        yield _running[0]
+        return
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
@@ -101,8 +110,12 @@ def browser() -> Iterator[Any]:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
+        _running.append(b)
+        try:
+            yield b
+        finally:
+            _running.clear()
+            b.close()
 
 
 @pytest.fixture
