@@ -108,7 +108,6 @@ class _Plan:
     base: list[ColumnElement[bool]] = field(default_factory=list)  # visibility, gating: checks on the row
     per_row: list[ColumnElement[bool]] = field(default_factory=list)  # author and tags, correlated (phase 1)
     terms: list[str] = field(default_factory=list)
-    cursor: tuple[Any, int] | None = None
     tags: list[str] = field(default_factory=list)
     author: str | None = None
     index: SearchIndex | None = None
@@ -148,8 +147,7 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan = _Plan(SORTS[sort], q.descending if sort != "id" else False, q.repo_type)
     plan.position.append(Repo.type == q.repo_type)
     if q.cursor:
-        plan.cursor = _decode_cursor(q.cursor, sort)
-        plan.position.append(plan.after(*plan.cursor))
+        plan.position.append(plan.after(*_decode_cursor(q.cursor, sort)))
     plan.base.append(visible(actor))
     if q.gated is not None:
         plan.base.append(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
