@@ -63,7 +63,7 @@ def visible(actor: Actor) -> ColumnElement[bool]:
 
 @dataclass
 class Query:
-    """What a listing asks for. `search` strings match names and card text by word prefix (all words of
+    """What a listing asks for. `search` strings match name words by prefix, card words whole (all words of
     all strings must match); `tags` must all be present; no `sort` means by id, or by downloads when
     searching."""
 

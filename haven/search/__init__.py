@@ -34,11 +34,12 @@ class SearchIndex(Protocol):
     def remove(self, session: Session, repo_id: int) -> None: ...
 
     def matches(self, terms: list[str]) -> ColumnElement[bool]:
-        """True for rows of `repos` whose document has every term as a word prefix (checked per row);
+        """True for rows of `repos` whose document satisfies every term (a name word by prefix, a card word
+        whole: haven.search.text.alternatives), checked per row;
         no terms match every row."""
 
     def candidates(self, terms: list[str]) -> Select[tuple[int]]:
-        """The ids of every repository whose document has every term as a word prefix."""
+        """The ids of every repository whose document satisfies every term."""
 
     def filter_ids(self, session: Session, terms: list[str], ids: list[int]) -> set[int]:
         """Which of these repository ids match (for a few hundred rows walked in a sort order)."""
