@@ -58,7 +58,7 @@ def run(settings: Settings) -> None:
 
 def _start_blob_server(settings: Settings) -> subprocess.Popen[bytes] | None:
     """Start the sendfile blob server beside the workers (HAVEN_BLOB_PORT=-1 picks a free port)."""
-    if settings.blob_port == 0:
+    if settings.blob_port == 0 or settings.blob_backend != "local":  # object storage serves its own bytes
         return None
     if settings.blob_port < 0:
         with socket.socket() as s:

@@ -169,6 +169,13 @@ class LocalBlobStore:
     def open(self, oid: str) -> BinaryIO:
         return open(self.path(oid), "rb")
 
+    def read_range(self, oid: str, start: int, length: int) -> bytes:
+        fd = os.open(self.path(oid), os.O_RDONLY)
+        try:
+            return os.pread(fd, max(length, 0), start)
+        finally:
+            os.close(fd)
+
     def writer(self) -> LocalBlobWriter:
         return LocalBlobWriter(self)
 
