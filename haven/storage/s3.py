@@ -83,12 +83,13 @@ def _calls(what: str) -> Iterator[None]:
         raise StorageUnavailable(f"Object storage is unreachable ({what}): {e}") from None
 
 
-def _not_found(e: Exception) -> bool:
-    from botocore.exceptions import ClientError
+def _code(e: Exception) -> str:
+    response = getattr(e, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
-    if not isinstance(e, ClientError):
-        return False
-    return e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
+
+def _not_found(e: Exception) -> bool:
+    return _code(e) in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
 
 class S3BlobWriter:
@@ -223,6 +224,8 @@ class S3BlobStore:
             except Exception as e:
                 if _not_found(e):
                     raise FileNotFoundError(oid) from None
+                if _code(e) == "InvalidRange":  # starts at or past the end: nothing to read
+                    return b""
                 raise
             return body.read()
 
