@@ -15,6 +15,7 @@ from moto.server import ThreadedMotoServer
 from haven.storage.local import LocalBlobStore
 from haven.storage.s3 import S3BlobStore, S3Config, make_client
 from tests.conftest import Hub, _seed
+from tests.git.conftest import git  # noqa: F401 (git and git-lfs in a HOME of their own)
 from tests.support import Server, free_port, tempdir
 
 S3_PART = 5 * 1024 * 1024  # S3's smallest multipart part: Haven's chunk size for these tests
@@ -108,3 +109,9 @@ def s3_hub(moto_server: S3Server, s3_bucket: str) -> Iterator[Hub]:
     hub = start_s3_hub(moto_server, s3_bucket)
     yield hub
     hub.server.stop()
+
+
+@pytest.fixture
+def xet_client_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client subprocesses use hf_xet (the in-process client keeps HF_HUB_DISABLE_XET=1)."""
+    monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
