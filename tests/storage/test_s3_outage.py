@@ -53,3 +53,12 @@ def test_uploads_say_storage_is_unavailable(stranded: tuple[Hub, str, bytes]) ->
     assert_unavailable(httpx.post(actions["verify"]["href"], json=small))
     xorb = make_xorb([os.urandom(1000)])
     assert_unavailable(cas(hub, repo_id).post_xorb(xorb))
+
+
+def test_haven_starts_while_the_object_store_is_down(stranded: tuple[Hub, str, bytes]) -> None:
+    hub, repo_id, _ = stranded
+    hub.server.stop()
+    hub.server.start(timeout=120)
+    assert "Could not clean temporary uploads" in hub.server.logs()
+    assert hub.api(None).model_info(repo_id).id == repo_id
+    assert_unavailable(httpx.get(f"{hub.url}/{repo_id}/resolve/main/w.safetensors"))
