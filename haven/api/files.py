@@ -233,6 +233,8 @@ def _answer_inline(hub: Hub, ref: RepoRef, head: bool, revision: str, path: str)
         return False
     if entry.pointer is None:
         return head or entry.size <= INLINE_BLOB
+    if isinstance(hub.blobs, S3BlobStore):  # asking the object store would block the event loop
+        return False
     return hub.blobs.size(entry.pointer.oid) is not None
 
 

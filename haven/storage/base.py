@@ -40,6 +40,9 @@ class BlobStore(Protocol):
 
     def size(self, oid: str) -> int | None: ...
 
+    def sizes(self, oids: list[str]) -> dict[str, int]:
+        """oid -> size of those of `oids` that are stored (a remote store asks for them concurrently)."""
+
     def local_path(self, oid: str) -> Path | None:
         """A file the server may send directly (sendfile); None for remote backends."""
 

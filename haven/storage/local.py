@@ -163,6 +163,9 @@ class LocalBlobStore:
         except FileNotFoundError:
             return None
 
+    def sizes(self, oids: list[str]) -> dict[str, int]:
+        return {oid: size for oid in oids if (size := self.size(oid)) is not None}
+
     def local_path(self, oid: str) -> Path | None:
         return self.path(oid)
 

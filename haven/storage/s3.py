@@ -19,6 +19,7 @@ import io
 import secrets
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ READ_CHUNK = 1 << 20
 SPOOL = 8 << 20  # a writer keeps this much in memory before spilling to a temporary file
 MIN_PART = 5 * 1024 * 1024  # S3 refuses parts smaller than 5 MiB (except the last)
 MAX_PARTS = 10_000
+LOOKUPS = 16  # concurrent HEADs when checking which of many objects are stored (an LFS batch)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,13 @@ class S3BlobStore:
 
     def size(self, oid: str) -> int | None:
         return self._head(self.key(oid))
+
+    def sizes(self, oids: list[str]) -> dict[str, int]:
+        if len(oids) <= 1:
+            return {oid: size for oid in oids if (size := self.size(oid)) is not None}
+        with ThreadPoolExecutor(min(LOOKUPS, len(oids))) as pool:
+            found = zip(oids, pool.map(self.size, oids), strict=True)
+            return {oid: size for oid, size in found if size is not None}
 
     def local_path(self, oid: str) -> Path | None:
         return None

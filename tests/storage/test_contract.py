@@ -107,3 +107,10 @@ def test_only_local_disk_has_paths(store: Store) -> None:
         assert path is not None and path.read_bytes() == b"where am I"
     else:
         assert path is None
+
+
+def test_sizes_of_many(store: Store) -> None:
+    stored = {store.put(bytes([i]) * (i + 1)): i + 1 for i in range(20)}
+    absent = [sha(b"absent %d" % i) for i in range(5)]
+    assert store.sizes([*stored, *absent]) == stored
+    assert store.sizes([]) == {}
