@@ -17,7 +17,7 @@ from tests.clients._run import run_script
 from tests.conftest import Hub
 from tests.git.conftest import Git, url
 from tests.storage.conftest import S3Server
-from tests.storage.test_s3_hub import new_repo, stored_keys
+from tests.storage.test_s3_hub import batch, new_repo, stored_keys
 
 MB = 1024 * 1024
 
@@ -58,6 +58,10 @@ def test_xet_upload_and_download(
     # A client without Xet gets the same bytes, rebuilt by Haven from the xorbs in the bucket.
     r = httpx.get(f"{s3_hub.url}/{repo_id}/resolve/main/model.bin", follow_redirects=True)
     assert r.status_code == 200 and sha(r.content) == sha(data)
+    # So does git-lfs: its batch download points at Haven for an object that is only Xet chunks.
+    [obj] = batch(s3_hub, repo_id, "download", [{"oid": sha(data), "size": len(data)}]).json()["objects"]
+    href = obj["actions"]["download"]["href"]
+    assert urlsplit(href).port == urlsplit(s3_hub.url).port and sha(httpx.get(href).content) == sha(data)
 
 
 def test_git_lfs_push_and_clone(s3_hub: Hub, moto_server: S3Server, s3_bucket: str, git: Git, tmp_path: Path) -> None:
