@@ -104,7 +104,7 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
             if have.get(oid) != size:
                 item["error"] = {"code": 404, "message": "Object does not exist"}
             else:
-                item["actions"] = actions[oid]
+                item["actions"] = actions[oid, size]
         elif size > hub.settings.max_lfs_object:
             item["error"] = {
                 "code": 422,
@@ -114,7 +114,7 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
             if use_xet:
                 item["actions"] = {"upload": xet_action}
             else:
-                item["actions"] = actions[oid]
+                item["actions"] = actions[oid, size]
         out.append(item)
     return _lfs_json({"transfer": "xet" if use_xet else "basic", "objects": out, "hash_algo": "sha256"})
 
@@ -128,10 +128,11 @@ def _all_actions(
     objects: list[dict[str, Any]],
     have: dict[str, int],
     multipart: bool,
-) -> dict[str, dict[str, Any]]:
-    """oid -> transfer actions, for the objects that get some (in a thread: object storage may be asked)."""
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """(oid, size) -> transfer actions, for the objects that get some (in a thread: object storage may be
+    asked)."""
     store = hub.blobs if isinstance(hub.blobs, S3BlobStore) else None
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[tuple[str, int], dict[str, Any]] = {}
     if operation == "download":
         wanted = [o["oid"] for o in objects if have.get(o["oid"]) == o["size"]]
         rebuilt = cas.xet_hashes(hub, wanted) if store is not None else {}
@@ -140,7 +141,7 @@ def _all_actions(
                 href = store.download_url(oid)
             else:  # Haven's own signed URL: the sendfile server, or bytes rebuilt from Xet chunks
                 href = f"{base}/_blobs/{oid}?{signer.sign('blob', oid=oid, commit='', name=oid)}"
-            out[oid] = {"download": {"href": href, "expires_in": signer.ttl}}
+            out[oid, have[oid]] = {"download": {"href": href, "expires_in": signer.ttl}}
         return out
     for o in objects:
         oid, size = o["oid"], o["size"]
@@ -148,9 +149,9 @@ def _all_actions(
             continue
         chunk = hub.settings.multipart_chunk_size
         if store is not None:
-            out[oid] = lfs_direct.upload_actions(store, signer, base, repo_id, oid, size, chunk, multipart)
+            out[oid, size] = lfs_direct.upload_actions(store, signer, base, repo_id, oid, size, chunk, multipart)
         else:
-            out[oid] = _upload_actions(hub, signer, base, repo_id, oid, size, multipart)
+            out[oid, size] = _upload_actions(hub, signer, base, repo_id, oid, size, multipart)
     return out
 
 
