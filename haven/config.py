@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +100,21 @@ class Settings(BaseSettings):
         10.0, description="Delay before the first webhook retry; each further retry waits twice as long."
     )
     webhooks_timeout: float = Field(10.0, description="Seconds a webhook receiver has to answer.")
+
+    # --- object storage (S3-compatible blob store) ---
+    blob_backend: Literal["local", "s3"] = Field(
+        "local", description="Where LFS blobs and Xet xorbs live: `local` disk under data_dir, or `s3`."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3: endpoint URL (MinIO, Ceph...); unset for AWS.")
+    s3_bucket: str | None = Field(None, description="S3: the bucket (must exist); required with blob_backend=s3.")
+    s3_region: str | None = Field(None, description="S3: region (default us-east-1).")
+    s3_prefix: str = Field("", description="S3: key prefix under which Haven keeps its objects, e.g. `haven/`.")
+    s3_access_key_id: str | None = Field(None, description="S3: access key id (default: boto3's credential chain).")
+    s3_secret_access_key: str | None = Field(None, description="S3: secret access key.")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", description="S3: `path` for most self-hosted servers, `virtual` for bucket host names."
+    )
+    s3_presign_ttl: int = Field(3600, description="S3: lifetime in seconds of presigned download and upload URLs.")
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -9,15 +9,15 @@ from haven.auth.service import Authenticator
 from haven.config import Settings
 from haven.db import Database
 from haven.repos.counters import DownloadCounter
-from haven.storage.local import LocalBlobStore
+from haven.storage.backends import BlobStores, open_stores
 
 
 @dataclass
 class Hub:
     settings: Settings
     db: Database
-    blobs: LocalBlobStore
-    xorbs: LocalBlobStore
+    blobs: BlobStores
+    xorbs: BlobStores
     auth: Authenticator
     downloads: DownloadCounter = field(init=False)
 
@@ -31,8 +31,7 @@ class Hub:
         db = Database(settings.sqlalchemy_url)
         if migrate:
             db.migrate()
-        blobs = LocalBlobStore(settings.blobs_dir)
-        xorbs = LocalBlobStore(settings.data_dir / "xorbs")
+        blobs, xorbs = open_stores(settings)
         return cls(settings=settings, db=db, blobs=blobs, xorbs=xorbs, auth=Authenticator(db))
 
     def repo_path(self, storage_key: str) -> Path:

@@ -11,6 +11,7 @@ import sys
 import time
 
 from haven.config import Settings
+from haven.storage.base import StorageUnavailable
 
 
 def app_factory():  # type: ignore[no-untyped-def]
@@ -33,7 +34,10 @@ def run(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Migrate and prepare once, before workers start; workers then only open.
     hub = Hub.open(settings)
-    hub.blobs.clean_tmp()
+    try:
+        hub.blobs.clean_tmp()
+    except StorageUnavailable as e:  # serve anyway: what needs the object store answers 503 until it is back
+        logging.getLogger("haven").warning("Could not clean temporary uploads: %s", e)
     settings.signing_key()
     hub.close()
     os.environ["HAVEN_DATA_DIR"] = str(settings.data_dir.resolve())
@@ -58,7 +62,7 @@ def run(settings: Settings) -> None:
 
 def _start_blob_server(settings: Settings) -> subprocess.Popen[bytes] | None:
     """Start the sendfile blob server beside the workers (HAVEN_BLOB_PORT=-1 picks a free port)."""
-    if settings.blob_port == 0:
+    if settings.blob_port == 0 or settings.blob_backend != "local":  # object storage serves its own bytes
         return None
     if settings.blob_port < 0:
         with socket.socket() as s:

@@ -29,6 +29,7 @@ from haven.hub import Hub
 from haven.names import check_path
 from haven.repos.service import RepoRef
 from haven.storage.local import OID_RE
+from haven.storage.s3 import S3BlobStore
 
 router = APIRouter()
 GET_HEAD = ["GET", "HEAD"]
@@ -75,17 +76,25 @@ def resolve(
     oid, size = entry.pointer.oid, entry.pointer.size
     if hub.blobs.size(oid) is None:  # not a plain blob: the bytes live in Xet chunks
         return _xet_file(request, hub, ref, commit, oid, headers, head)
-    query = request.app.state.signer.sign("blob", oid=oid, commit=commit, name=path.rsplit("/", 1)[-1])
     headers.update(
         {
             "ETag": f'"{entry.oid}"',
             "X-Linked-Etag": f'"{oid}"',
             "X-Linked-Size": str(size),
-            "Location": f"{_blob_base(request)}/_blobs/{oid}?{query}",
+            "Location": blob_location(request, hub, oid, commit, path.rsplit("/", 1)[-1]),
             "Content-Length": "0",
         }
     )
     return Response(status_code=302, headers=headers)
+
+
+def blob_location(request: Request, hub: Hub, oid: str, commit: str, name: str) -> str:
+    """Where a plain blob's bytes are fetched: a presigned URL on the object store (the bytes never pass
+    through Haven), else Haven's own signed /_blobs URL (served by the sendfile blob server when it runs)."""
+    if isinstance(hub.blobs, S3BlobStore):
+        return hub.blobs.download_url(oid, _quote_filename(name), _content_type(name))
+    query = request.app.state.signer.sign("blob", oid=oid, commit=commit, name=name)
+    return f"{_blob_base(request)}/_blobs/{oid}?{query}"
 
 
 def _xet_file(
@@ -224,6 +233,8 @@ def _answer_inline(hub: Hub, ref: RepoRef, head: bool, revision: str, path: str)
         return False
     if entry.pointer is None:
         return head or entry.size <= INLINE_BLOB
+    if isinstance(hub.blobs, S3BlobStore):  # asking the object store would block the event loop
+        return False
     return hub.blobs.size(entry.pointer.oid) is not None
 
 
@@ -311,8 +322,14 @@ async def blob(request: Request) -> Response:
     fields = request.app.state.signer.verify("blob", dict(request.query_params), ("oid", "commit", "name"))
     if fields["oid"] != oid or not OID_RE.match(oid):
         raise NotFound("Not found")
+    if isinstance(hub.blobs, S3BlobStore):  # an object store serves it: send the client there
+        size = await run_in_threadpool(hub.blobs.size, oid)
+        if size is not None:
+            location = blob_location(request, hub, oid, fields["commit"], fields["name"])
+            headers = {**blob_headers(oid, size, fields), "Location": location, "Content-Length": "0"}
+            return Response(status_code=302, headers=headers)
     path = hub.blobs.local_path(oid)
-    size = hub.blobs.size(oid)
+    size = hub.blobs.size(oid) if path is not None else None
     xet_info = None
     if path is None or size is None:
         xet_info = await run_in_threadpool(cas.file_by_sha256, hub, oid)

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from haven.api import lfs_direct
 from haven.api.common import check_gate, lookup
 from haven.api.deps import ActorDep, HubDep
 from haven.api.errors import base_url
@@ -17,12 +18,14 @@ from haven.api.limits import DRAIN
 from haven.api.responses import JSON
 from haven.api.upload import read_body
 from haven.auth.permissions import Permission
+from haven.cas import service as cas
 from haven.cas import tokens as cas_tokens
 from haven.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, RepoNotFound, Unauthorized
 from haven.hub import Hub
 from haven.repos import lfs as lfs_service
 from haven.storage.base import BlobMismatch
 from haven.storage.local import OID_RE, UploadInProgress
+from haven.storage.s3 import S3BlobStore
 
 router = APIRouter()
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -76,6 +79,11 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
                 "X-Xet-Token-Expiration": str(exp),
             },
         }
+    actions = (
+        {}
+        if use_xet
+        else await run_in_threadpool(_all_actions, hub, signer, base, ref.row.id, operation, valid, have, multipart)
+    )
     out = []
     for obj in objects:
         if not isinstance(obj, dict) or not _valid_object(obj):
@@ -96,8 +104,7 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
             if have.get(oid) != size:
                 item["error"] = {"code": 404, "message": "Object does not exist"}
             else:
-                q = signer.sign("blob", oid=oid, commit="", name=oid)
-                item["actions"] = {"download": {"href": f"{base}/_blobs/{oid}?{q}", "expires_in": signer.ttl}}
+                item["actions"] = actions[oid, size]
         elif size > hub.settings.max_lfs_object:
             item["error"] = {
                 "code": 422,
@@ -107,9 +114,45 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
             if use_xet:
                 item["actions"] = {"upload": xet_action}
             else:
-                item["actions"] = _upload_actions(hub, signer, base, ref.row.id, oid, size, multipart)
+                item["actions"] = actions[oid, size]
         out.append(item)
     return _lfs_json({"transfer": "xet" if use_xet else "basic", "objects": out, "hash_algo": "sha256"})
+
+
+def _all_actions(
+    hub: Hub,
+    signer: Any,
+    base: str,
+    repo_id: int,
+    operation: str,
+    objects: list[dict[str, Any]],
+    have: dict[str, int],
+    multipart: bool,
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """(oid, size) -> transfer actions, for the objects that get some (in a thread: object storage may be
+    asked)."""
+    store = hub.blobs if isinstance(hub.blobs, S3BlobStore) else None
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    if operation == "download":
+        wanted = [o["oid"] for o in objects if have.get(o["oid"]) == o["size"]]
+        rebuilt = cas.xet_hashes(hub, wanted) if store is not None else {}
+        for oid in wanted:
+            if store is not None and oid not in rebuilt:
+                href = store.download_url(oid)
+            else:  # Haven's own signed URL: the sendfile server, or bytes rebuilt from Xet chunks
+                href = f"{base}/_blobs/{oid}?{signer.sign('blob', oid=oid, commit='', name=oid)}"
+            out[oid, have[oid]] = {"download": {"href": href, "expires_in": signer.ttl}}
+        return out
+    for o in objects:
+        oid, size = o["oid"], o["size"]
+        if have.get(oid) == size or size > hub.settings.max_lfs_object:
+            continue
+        chunk = hub.settings.multipart_chunk_size
+        if store is not None:
+            out[oid, size] = lfs_direct.upload_actions(store, signer, base, repo_id, oid, size, chunk, multipart)
+        else:
+            out[oid, size] = _upload_actions(hub, signer, base, repo_id, oid, size, multipart)
+    return out
 
 
 def _for_pull_request(body: dict[str, Any], actor: Any) -> bool:
@@ -200,6 +243,8 @@ async def upload_part(request: Request, hub: HubDep) -> JSON:
 
     Parts that arrive in order are hashed while they are received, so completion needs no second pass."""
     repo_id, oid, _size, f = _fields(request, "part", ("part",))
+    if isinstance(hub.blobs, S3BlobStore):  # parts go straight to the object store there
+        raise NotFound("Parts are uploaded to object storage, not to this server")
     limit = hub.settings.multipart_chunk_size
     try:
         writer = hub.blobs.part_writer(f"{repo_id}-{oid}", int(f["part"]), limit)
@@ -218,6 +263,12 @@ async def upload_part(request: Request, hub: HubDep) -> JSON:
 @router.post("/_lfs/complete")
 async def complete(request: Request, hub: HubDep) -> JSON:
     """Joins the parts in order into the object, verifying size and sha256."""
+    if isinstance(hub.blobs, S3BlobStore):  # the parts went to the object store: finish its upload there
+        f = request.app.state.signer.verify(
+            "complete", dict(request.query_params), ("repo", "oid", "size", "token", "upload")
+        )
+        await run_in_threadpool(lfs_direct.complete, hub, hub.blobs, f, await read_body(request, 10_000_000))
+        return JSON({})
     repo_id, oid, size, _ = _fields(request, "complete")
     await run_in_threadpool(_join_parts, hub, f"{repo_id}-{oid}", oid, size)
     await run_in_threadpool(lfs_service.link, hub, repo_id, oid, size)
@@ -237,7 +288,12 @@ def _join_parts(hub: Hub, key: str, oid: str, size: int) -> None:
 
 @router.post("/_lfs/verify")
 def verify(request: Request, hub: HubDep) -> JSON:
-    """Confirms the server holds the object with the announced size."""
+    """Confirms the server holds the object with the announced size (with object storage: checks the upload
+    to its temporary key first, and links it)."""
+    if "token" in request.query_params and isinstance(hub.blobs, S3BlobStore):
+        repo_id, oid, size, f = _fields(request, "verify", ("token",))
+        lfs_direct.verify(hub, hub.blobs, repo_id, oid, size, f["token"])
+        return _lfs_json({"message": "ok"})
     repo_id, oid, size, _ = _fields(request, "verify")
     if lfs_service.linked(hub, repo_id, [oid]).get(oid) != size:
         raise NotFound(f"Object {oid} was not received")

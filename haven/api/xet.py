@@ -27,6 +27,7 @@ from haven.cas.layout import ChunkLayout, FileTerm
 from haven.discussions.service import require_participant
 from haven.errors import BadRequest, Forbidden, HavenError, NotFound, RangeNotSatisfiable
 from haven.hub import Hub
+from haven.storage.s3 import S3BlobStore
 from haven.xet.constants import SHARD_MAX_SIZE, XORB_MAX_SIZE
 from haven.xet.shard import zero_unsent_footer
 
@@ -246,6 +247,8 @@ async def xorb_bytes(xorb: str, request: Request) -> Response:
     if fields["xorb"] != xorb:
         raise Forbidden("Invalid signature")
     lo, hi = (int(x) for x in fields["range"].split("-"))
+    if isinstance(hub.xorbs, S3BlobStore):  # a URL signed before the move to object storage
+        return Response(status_code=302, headers={"Location": hub.xorbs.download_url(xorb), "Content-Length": "0"})
     try:  # no database: the signature says the xorb was stored and verified, and xorbs never change
         size = os.stat(hub.xorbs.path(xorb)).st_size
     except FileNotFoundError:
@@ -274,8 +277,15 @@ def _term(t: FileTerm) -> dict[str, Any]:
 def _fetches(request: Request, terms: list[FileTerm], known: dict[str, ChunkLayout]):  # type: ignore[no-untyped-def]
     """(signed url, xorb, term, first byte, last byte) per term."""
     base, signer = xorb_base(request), request.app.state.signer
+    store = request.app.state.hub.xorbs
+    direct: dict[str, str] = {}
     for t in terms:
         first, last = known[t.xorb].span(t.start, t.end)
+        if isinstance(store, S3BlobStore):  # presigned GETs of the xorb: clients send the Range themselves
+            if t.xorb not in direct:
+                direct[t.xorb] = store.download_url(t.xorb)
+            yield direct[t.xorb], t.xorb, t, first, last
+            continue
         query = signer.sign("xorb", xorb=t.xorb, range=f"{first}-{last}")
         yield f"{base}/xorbs/{t.xorb}?{query}", t.xorb, t, first, last
 

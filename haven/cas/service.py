@@ -259,7 +259,8 @@ def _iter_terms(hub: Hub, terms: list[FileTerm], known: dict[str, ChunkLayout]) 
     buf = bytearray(READ_BLOCK)
     for term in terms:
         layout = known[term.xorb]
-        fd = os.open(hub.xorbs.path(term.xorb), os.O_RDONLY)
+        local = hub.xorbs.local_path(term.xorb)
+        fd = os.open(local, os.O_RDONLY) if local is not None else -1
         try:
             start = term.start
             while start < term.end:
@@ -270,12 +271,22 @@ def _iter_terms(hub: Hub, terms: list[FileTerm], known: dict[str, ChunkLayout]) 
                 if last - first + 1 > len(buf):
                     buf = bytearray(last - first + 1)
                 view = memoryview(buf)[: last - first + 1]
-                if os.preadv(fd, [view], first) != len(view):
+                if _read_span(hub, term.xorb, fd, view, first) != len(view):
                     raise RuntimeError(f"stored xorb {term.xorb} is shorter than its layout")
                 yield from _decode(view, term.xorb)
                 start = end
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
+
+
+def _read_span(hub: Hub, xorb: str, fd: int, view: memoryview, first: int) -> int:
+    """Fill `view` from byte `first` of the xorb: from its open file on local disk, else one ranged read."""
+    if fd >= 0:
+        return os.preadv(fd, [view], first)
+    data = hub.xorbs.read_range(xorb, first, len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 def _decode(data: memoryview, xorb: str) -> Iterator[bytes]:

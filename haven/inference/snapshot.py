@@ -23,6 +23,7 @@ from haven.hub import Hub
 from haven.inference.tasks import InferenceError
 from haven.repos.service import RepoRef
 from haven.scanning import service as scanning
+from haven.storage import cache as blob_cache
 
 # Files no PyTorch loader reads: other frameworks' weights and exports.
 SKIP_DIRS = ("onnx/", "openvino/", "coreml/", "tflite/")
@@ -179,8 +180,8 @@ def _write(hub: Hub, ref: RepoRef, entry: Any, dest: Path) -> None:
         dest.write_bytes(ref.git.read_blob(entry.oid))
         return
     oid = entry.pointer.oid
-    if hub.blobs.size(oid) is not None:
-        src = hub.blobs.path(oid)
+    src = blob_cache.local_file(hub.blobs, oid, hub.settings.data_dir)  # object storage: a cached copy
+    if src is not None:
         try:
             os.link(src, dest)
         except OSError:

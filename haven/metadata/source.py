@@ -5,12 +5,11 @@ cover the range. A Budget shared by one job's sources caps what the job reads in
 
 from __future__ import annotations
 
-import os
-
 from haven.cas import service as cas
 from haven.formats import FormatError
 from haven.git.store import Entry, GitRepo
 from haven.hub import Hub
+from haven.storage import cache as blob_cache
 
 
 class Budget:
@@ -42,13 +41,9 @@ class EntrySource:
             if self._blob is None:
                 self._blob = self.git.read_blob(self.entry.oid)
             return self._blob[offset : offset + n]
-        path = self.hub.blobs.local_path(pointer.oid)
-        if path is not None and path.exists():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                return os.pread(fd, n, offset)
-            finally:
-                os.close(fd)
+        data = blob_cache.read_range(self.hub.blobs, pointer.oid, offset, n)
+        if data is not None:
+            return data
         if self._xet is None:
             self._xet = cas.file_by_sha256(self.hub, pointer.oid)
             if self._xet is None:

@@ -12,6 +12,7 @@ import orjson
 from haven.cas import service as cas
 from haven.git.store import Entry, GitRepo
 from haven.hub import Hub
+from haven.storage import cache as blob_cache
 
 MAX_HEADER = 25_000_000  # the safetensors format caps headers at 100 MB; we show up to this
 
@@ -21,10 +22,9 @@ def read_prefix(hub: Hub, git: GitRepo, entry: Entry, n: int) -> bytes | None:
     if entry.pointer is None:
         return git.read_blob(entry.oid)[:n]
     oid = entry.pointer.oid
-    path = hub.blobs.local_path(oid)
-    if path is not None and path.exists():
-        with open(path, "rb") as f:
-            return f.read(n)
+    data = blob_cache.read_range(hub.blobs, oid, 0, n)
+    if data is not None:
+        return data
     info = cas.file_by_sha256(hub, oid)
     if info is None:
         return None

@@ -25,7 +25,7 @@ def linked(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, int]:
 
 def stored_sizes(hub: Hub, session: Session, oids: list[str]) -> dict[str, int]:
     """Size of each object whose bytes Haven holds: as a blob, or as a Xet file (chunks in xorbs)."""
-    out = {oid: size for oid in oids if (size := hub.blobs.size(oid)) is not None}
+    out = hub.blobs.sizes(oids)
     missing = [oid for oid in oids if oid not in out]
     if missing:
         rows = session.execute(select(XetFile.sha256, XetFile.size).where(XetFile.sha256.in_(missing))).all()

@@ -19,6 +19,7 @@ from haven.scanning import clamav, pickles
 from haven.scanning.models import CAUTION, SAFE, UNSAFE
 from haven.scanning.reader import Capped, SourceFile, TooLarge
 from haven.scanning.secrets import MAX_TEXT, find_secrets, is_text
+from haven.storage import cache as blob_cache
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 MAX_PICKLE = 256 * 1024 * 1024  # bytes of pickle opcodes read per file (the tensors after them are not)
@@ -132,8 +133,8 @@ def _av_scan(hub: Hub, git: GitRepo, entry: Entry) -> dict[str, Any] | None:
     if clamav.scanner() is None:
         return None
     if entry.pointer is not None:
-        path = hub.blobs.local_path(entry.pointer.oid)
-        return clamav.scan_path(path) if path is not None and path.exists() else None
+        path = blob_cache.local_file(hub.blobs, entry.pointer.oid, hub.settings.data_dir)
+        return clamav.scan_path(path) if path is not None else None
     with tempfile.TemporaryDirectory(prefix="haven-av-") as tmp:
         target = Path(tmp) / "file"
         target.write_bytes(git.read_blob(entry.oid))

@@ -163,11 +163,21 @@ class LocalBlobStore:
         except FileNotFoundError:
             return None
 
+    def sizes(self, oids: list[str]) -> dict[str, int]:
+        return {oid: size for oid in oids if (size := self.size(oid)) is not None}
+
     def local_path(self, oid: str) -> Path | None:
         return self.path(oid)
 
     def open(self, oid: str) -> BinaryIO:
         return open(self.path(oid), "rb")
+
+    def read_range(self, oid: str, start: int, length: int) -> bytes:
+        fd = os.open(self.path(oid), os.O_RDONLY)
+        try:
+            return os.pread(fd, max(length, 0), start)
+        finally:
+            os.close(fd)
 
     def writer(self) -> LocalBlobWriter:
         return LocalBlobWriter(self)

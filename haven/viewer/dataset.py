@@ -14,6 +14,7 @@ from haven.auth.permissions import Actor, Permission
 from haven.errors import BadRequest, HavenError, NotFound
 from haven.hub import Hub
 from haven.repos.service import RepoRef, find_repo
+from haven.storage import cache as blob_cache
 from haven.viewer import cells, query
 from haven.viewer.models import DatasetViewer
 from haven.viewer.service import PARQUET_REF, state
@@ -180,9 +181,9 @@ def size(ds: Dataset) -> dict[str, Any]:
 def split_files(hub: Hub, split: dict[str, Any]) -> query.SplitFiles:
     paths = []
     for f in split["files"]:
-        path = hub.blobs.local_path(f["oid"])
-        if path is None or not Path(path).exists():
-            raise NotReady("The converted files are not available on this server's disk")
+        path = blob_cache.local_file(hub.blobs, f["oid"], hub.settings.data_dir)  # DuckDB reads files
+        if path is None:
+            raise NotReady("The converted files are not available in storage")
         paths.append(Path(path))
     return query.SplitFiles(tuple(paths), tuple(f["num_rows"] for f in split["files"]))
 
