@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     )
     inference_max_new_tokens: int = Field(512, description="Most tokens one generation request may produce.")
     inference_rate_limit: int = Field(
-        0, description="Inference requests per window (inference_rate_window) per token (per address when "
-        "anonymous); 0: unlimited."
+        0,
+        description="Inference requests per window (inference_rate_window) per token (per address when "
+        "anonymous); 0: unlimited.",
     )
     inference_allow_pickle: bool = Field(
         False, description="Whether models whose weights are only pickles (.bin, .pt) may be loaded (runs their code)."

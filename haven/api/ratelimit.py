@@ -126,7 +126,9 @@ class RateLimitMiddleware:
             if self.counters.peek(forged, bucket.window, now) >= bucket.limit:
                 tally = self.counters.hit(forged, bucket.limit, bucket.window, now)
             else:
-                tally = self.counters.hit(b"t\0%s\0%s" % (bucket.name.encode(), secret), bucket.limit, bucket.window, now)
+                tally = self.counters.hit(
+                    b"t\0%s\0%s" % (bucket.name.encode(), secret), bucket.limit, bucket.window, now
+                )
             held = scope[CREDENTIAL_SCOPE] = Credential()
         headers = [(b"ratelimit", bucket.standing(tally)), (b"ratelimit-policy", bucket.policy)]
         if not tally.allowed:
@@ -144,7 +146,9 @@ class RateLimitMiddleware:
 
 
 def _refuse(bucket: Bucket, tally: Tally) -> ASGIApp:
-    message = f"Rate limit reached: {bucket.limit} '{bucket.name}' requests per {bucket.window} s; retry in {tally.reset} s"
+    message = (
+        f"Rate limit reached: {bucket.limit} '{bucket.name}' requests per {bucket.window} s; retry in {tally.reset} s"
+    )
     headers = {
         "Retry-After": str(tally.reset),
         "RateLimit": bucket.standing(tally).decode(),

@@ -30,7 +30,7 @@ def limited() -> Iterator[Start]:
         server = Server(tempdir("haven-ratelimit-") / "data", extra_env=env)
         server.data_dir.mkdir(parents=True)
         tokens, read_tokens = _seed(server)
-        server.start()
+        server.start(timeout=120)  # two workers on a busy machine take a while
         started.append(server)
         return Hub(server, "sqlite", tokens, read_tokens)
 
@@ -108,7 +108,11 @@ def test_worker_processes_share_one_count(limited: Start) -> None:
     codes = []
     for _ in range(30):
         with httpx.Client() as fresh:  # a new connection each time: the kernel spreads them over both workers
-            codes.append(fresh.get(hub.url + "/api/models", headers={"Authorization": f"Bearer {hub.tokens['dave']}"}).status_code)
+            codes.append(
+                fresh.get(
+                    hub.url + "/api/models", headers={"Authorization": f"Bearer {hub.tokens['dave']}"}
+                ).status_code
+            )
     assert codes == [200] * 10 + [429] * 20
 
 

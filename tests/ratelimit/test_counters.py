@@ -29,7 +29,12 @@ def test_processes_sharing_the_file_never_admit_more_than_the_limit(tmp_path: Pa
 def test_a_window_counts_down_then_resets(tmp_path: Path) -> None:
     counters = WindowCounters(tmp_path / "c")
     tallies = [counters.hit(b"k", 3, 60, NOW + i) for i in range(4)]
-    assert [(t.allowed, t.remaining, t.reset) for t in tallies] == [(True, 2, 60), (True, 1, 59), (True, 0, 58), (False, 0, 57)]
+    assert [(t.allowed, t.remaining, t.reset) for t in tallies] == [
+        (True, 2, 60),
+        (True, 1, 59),
+        (True, 0, 58),
+        (False, 0, 57),
+    ]
     assert counters.peek(b"k", 60, NOW + 10) == 3
     fresh = counters.hit(b"k", 3, 60, NOW + 60)  # the window that began at NOW has ended
     assert (fresh.allowed, fresh.remaining, fresh.reset) == (True, 2, 60)
