@@ -88,7 +88,7 @@ def test_a_pull_request_and_its_merge_are_heard(whub: Hub, receiver: Receiver) -
     (refs,) = [e["updatedRefs"] for e in opened if "updatedRefs" in e]
     assert refs == [{"ref": f"refs/pr/{pr.pr_num}", "oldSha": None, "newSha": pr.oid}]
 
-    merge = whub.api("alice").merge_pull_request(repo_id, pr.pr_num)
+    whub.api("alice").merge_pull_request(repo_id, pr.pr_num)
     merged = _heard(receiver, 4)[2:]
     assert _kinds(merged) == [("update", "discussion"), ("update", "repo.content")]
     d = next(e["discussion"] for e in merged if "discussion" in e)
@@ -96,7 +96,6 @@ def test_a_pull_request_and_its_merge_are_heard(whub: Hub, receiver: Receiver) -
     assert d["status"] == "merged" and d["changes"] == {"base": "refs/heads/main", "mergeCommitId": main_after}
     (refs,) = [e["updatedRefs"] for e in merged if "updatedRefs" in e]
     assert refs == [{"ref": "refs/heads/main", "oldSha": main_before, "newSha": main_after}]
-    assert merge.status == "merged"
 
 
 def test_branches_and_tags_made_through_the_api_are_heard(whub: Hub, receiver: Receiver) -> None:
@@ -112,12 +111,13 @@ def test_branches_and_tags_made_through_the_api_are_heard(whub: Hub, receiver: R
     assert {e["event"]["scope"] for e in events} == {"repo.content"} and {e["event"]["action"] for e in events} == {
         "update"
     }
-    assert sorted((r["ref"], r["oldSha"], r["newSha"]) for e in events for r in e["updatedRefs"]) == [
+    moves = {(r["ref"], r["oldSha"], r["newSha"]) for e in events for r in e["updatedRefs"]}
+    assert moves == {
         ("refs/heads/dev", None, head),
         ("refs/heads/dev", head, None),
         ("refs/tags/v1", None, head),
         ("refs/tags/v1", head, None),
-    ]
+    }
 
 
 def test_discussions_of_a_private_repo_reach_only_members(whub: Hub) -> None:
