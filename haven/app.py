@@ -71,8 +71,9 @@ class RequestIdMiddleware:
 
 
 def rate_counters(settings: Settings) -> WindowCounters:
-    """Counters in a file of the data directory, shared by every server process on this host."""
-    return WindowCounters(settings.data_dir / "ratelimit.counters")
+    """Counters in a file of the data directory, shared by every server process on this host (locked only
+    when there are several)."""
+    return WindowCounters(settings.data_dir / "ratelimit.counters", shared=settings.workers > 1)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:

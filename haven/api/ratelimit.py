@@ -12,7 +12,6 @@ Tokens are not looked up here (that costs a database query): admins have no exem
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,21 +24,22 @@ from haven.ratelimit.counters import Tally, WindowCounters
 CREDENTIAL_SCOPE = "haven.ratelimit.credential"
 SESSION_COOKIE = b"haven_session="
 INFERENCE = ("/models/", "/pipeline/", "/v1/chat/completions", "/v1/embeddings")
-TYPE_PREFIXES = frozenset({"datasets", "spaces", "models"})
+TYPE_PREFIXES = ("/datasets/", "/spaces/", "/models/")
 
 
-@dataclass(frozen=True)
 class Bucket:
-    name: str
-    limit: int
-    window: int
+    """One bucket's limit per window, with its header value and counter-key prefix built once (they are on
+    the path of every request)."""
 
-    @property
-    def policy(self) -> bytes:
-        return f'"{self.name}";q={self.limit};w={self.window}'.encode()
+    __slots__ = ("limit", "name", "policy", "prefix", "window")
+
+    def __init__(self, name: str, limit: int, window: int) -> None:
+        self.name, self.limit, self.window = name, limit, window
+        self.policy = f'"{name}";q={limit};w={window}'.encode()
+        self.prefix = name.encode()
 
     def standing(self, tally: Tally) -> bytes:
-        return f'"{self.name}";r={tally.remaining};t={tally.reset}'.encode()
+        return b'"%s";r=%d;t=%d' % (self.prefix, tally.remaining, tally.reset)
 
 
 def buckets(settings: Settings) -> dict[str, Bucket]:
@@ -55,6 +55,11 @@ def buckets(settings: Settings) -> dict[str, Bucket]:
 
 def bucket_name(method: str, path: str) -> str | None:
     """Which bucket a request draws on; None for static assets and LFS uploads (their commit is counted)."""
+    at = path.find("/resolve/")  # the hot path first: /{ns}/{name}/resolve/... or /datasets/{ns}/{name}/resolve/...
+    if at > 0 and not path.startswith("/api/"):
+        depth = path.count("/", 0, at)
+        if depth == 2 or (depth == 3 and path.startswith(TYPE_PREFIXES)):
+            return "resolve"
     if path.startswith(("/api/", "/datasets-server/")):
         return "api"
     if path.startswith(("/static/", "/_lfs/")):
@@ -63,10 +68,7 @@ def bucket_name(method: str, path: str) -> str | None:
         return "resolve"
     if method == "POST" and path.startswith(INFERENCE):
         return "inference"
-    parts = path.split("/", 5)
-    if len(parts) > 4 and (parts[3] == "resolve" or (parts[1] in TYPE_PREFIXES and parts[4] == "resolve")):
-        return "resolve"
-    return "pages"
+    return "api" if path.startswith("/v1/") else "pages"
 
 
 class Credential:
@@ -90,6 +92,8 @@ def caller_credential(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     cookie = None
     for key, value in headers:
         if key == b"authorization":
+            if value[:7].lower() == b"bearer ":  # the common case, without decoding
+                return value[7:].strip() or None
             try:
                 token = credential(value.decode("latin-1"))
             except InvalidToken:
@@ -105,12 +109,14 @@ class RateLimitMiddleware:
         self.app = app
         self.buckets = buckets(settings)
         self.counters = counters
+        # Addresses this process saw send a rejected credential: only their credentialed requests pay for
+        # a look at the address's count of rejections.
+        self.suspects: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.buckets:
-            await self.app(scope, receive, send)
-            return
-        bucket = self.buckets.get(bucket_name(scope["method"], scope["path"]) or "")
+        bucket = (
+            self.buckets.get(bucket_name(scope["method"], scope["path"]) or "") if scope["type"] == "http" else None
+        )
         if bucket is None:
             await self.app(scope, receive, send)
             return
@@ -118,28 +124,27 @@ class RateLimitMiddleware:
         address = (client[0] if client else "?").encode()
         secret = caller_credential(scope["headers"])
         now = time.time()
-        held = None
+        rejected_key = b"x\0%s\0%s" % (bucket.prefix, address)
         if secret is None:
-            tally = self.counters.hit(b"a\0%s\0%s" % (bucket.name.encode(), address), bucket.limit, bucket.window, now)
+            tally = self.counters.hit(b"a\0%s\0%s" % (bucket.prefix, address), bucket.limit, bucket.window, now)
+        elif address in self.suspects and self.counters.peek(rejected_key, bucket.window, now) >= bucket.limit:
+            tally = self.counters.hit(rejected_key, bucket.limit, bucket.window, now)  # refused: spent on fakes
         else:
-            forged = b"x\0%s\0%s" % (bucket.name.encode(), address)
-            if self.counters.peek(forged, bucket.window, now) >= bucket.limit:
-                tally = self.counters.hit(forged, bucket.limit, bucket.window, now)
-            else:
-                tally = self.counters.hit(
-                    b"t\0%s\0%s" % (bucket.name.encode(), secret), bucket.limit, bucket.window, now
-                )
-            held = scope[CREDENTIAL_SCOPE] = Credential()
-        headers = [(b"ratelimit", bucket.standing(tally)), (b"ratelimit-policy", bucket.policy)]
+            tally = self.counters.hit(b"t\0%s\0%s" % (bucket.prefix, secret), bucket.limit, bucket.window, now)
         if not tally.allowed:
             await _refuse(bucket, tally)(scope, receive, send)
             return
+        held = scope[CREDENTIAL_SCOPE] = Credential() if secret is not None else None
+        headers = [(b"ratelimit", bucket.standing(tally)), (b"ratelimit-policy", bucket.policy)]
 
         async def send_with_standing(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *headers]
                 if held is not None and (held.rejected or message["status"] == 401):
-                    self.counters.hit(forged, bucket.limit, bucket.window, now)
+                    self.counters.hit(rejected_key, bucket.limit, bucket.window, now)
+                    if len(self.suspects) > 100_000:
+                        self.suspects.clear()
+                    self.suspects.add(address)
             await send(message)
 
         await self.app(scope, receive, send_with_standing)

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import math
 import mmap
 import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SLOT = struct.Struct("<QII")  # key fingerprint (0: empty), window end (unix seconds), requests counted
 SLOTS = 1 << 16  # 1.5 MiB file
 PROBES = 8
 
 
-@dataclass(frozen=True)
-class Tally:
+class Tally(NamedTuple):
     """The caller's standing after one request: allowed or not, requests left and seconds until the reset."""
 
     allowed: bool
@@ -39,10 +37,14 @@ def fingerprint(key: bytes) -> int:
 class WindowCounters:
     """Counts requests per key in fixed windows that start at the key's first request."""
 
-    def __init__(self, path: Path | None = None, slots: int = SLOTS) -> None:
+    def __init__(self, path: Path | None = None, slots: int = SLOTS, *, shared: bool = True) -> None:
+        """Counters in the file at `path` (None: in this process's memory only). `shared=False` skips the
+        lock when this is the only process counting (one server worker, whose event loop runs one request's
+        count at a time)."""
         self.slots = slots
+        self._lock = shared and path is not None
         size = slots * SLOT.size
-        if path is None:  # one process only: no file, no lock
+        if path is None:
             self._fd = -1
             self._map = mmap.mmap(-1, size)
             return
@@ -55,13 +57,13 @@ class WindowCounters:
     def hit(self, key: bytes, limit: int, window: int, now: float) -> Tally:
         """Count one request of `key` against `limit` per `window` seconds (refused requests are not counted)."""
         fp = fingerprint(key)
-        if self._fd >= 0:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        if not self._lock:
+            return self._hit(fp, limit, window, int(now))
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             return self._hit(fp, limit, window, int(now))
         finally:
-            if self._fd >= 0:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def peek(self, key: bytes, window: int, now: float) -> int:
         """Requests counted for `key` in its current window (0 when none), without counting one."""
@@ -96,7 +98,3 @@ class WindowCounters:
         self._map.close()
         if self._fd >= 0:
             os.close(self._fd)
-
-
-def seconds_until(reset_at: float, now: float) -> int:
-    return max(1, math.ceil(reset_at - now))
