@@ -68,6 +68,17 @@ def _may_read(session: Session, hook: Webhook, repo: Repo) -> bool:
     return can(actor, Permission.READ, owner_id=repo.owner_id, private=True)
 
 
+def still_readable(session: Session, hook: Webhook, payload: dict[str, Any]) -> bool:
+    """Whether the webhook's owner may still read the payload's repository, checked again before every
+    attempt: a watcher who lost access since the event (removed from the organisation, the repository made
+    private) hears no more of it, not even a retry. A deleted repository's last events still go out."""
+    try:
+        repo = session.get(Repo, int(payload["repo"]["id"], 16))
+    except (KeyError, TypeError, ValueError):
+        return True
+    return repo is None or _may_read(session, hook, repo)
+
+
 def emit_repo(
     session: Session,
     settings: Settings,
