@@ -1,7 +1,7 @@
 """Rate limits per caller on four buckets, as the Hub has them: `api` (/api/*), `resolve` (file downloads:
 /resolve, LFS and Xet transfers, git), `pages` (the web UI) and `inference` (the Inference API).
 
-A caller is its token (or web session) when it sends one, else its address. Every limited response says
+A caller is its token (on web pages: its web session) when it sends one, else its address. Every limited response says
 where the caller stands in the IETF draft's structured fields (`RateLimit: "api";r=41;t=89` and
 `RateLimit-Policy: "api";q=500;w=300`, which huggingface_hub parses into its 429 message); once the bucket
 is spent the answer is 429 with Retry-After. A credential the app then rejects (401, or a web session that
@@ -87,27 +87,33 @@ def reject_credential(scope: Scope) -> None:
         held.rejected = True
 
 
-def caller_credential(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The token (Authorization) or else the web session id (cookie) the request carries, if any."""
-    cookie = None
+def caller_credential(headers: list[tuple[bytes, bytes]], web: bool) -> bytes | None:
+    """The credential that names the caller where the request goes: the web session id (cookie) for web
+    pages, the token (Authorization) everywhere else; each is ignored where the app does not check it, or a
+    made-up one would buy a fresh bucket unnoticed."""
+    wanted = b"cookie" if web else b"authorization"
     for key, value in headers:
-        if key == b"authorization":
-            if value[:7].lower() == b"bearer ":  # the common case, without decoding
-                return value[7:].strip() or None
-            try:
-                token = credential(value.decode("latin-1"))
-            except InvalidToken:
-                return None
-            return token.encode() if token else None
-        if key == b"cookie" and SESSION_COOKIE in value:
-            cookie = value.split(SESSION_COOKIE, 1)[1].split(b";", 1)[0].strip()
-    return cookie or None
+        if key != wanted:
+            continue
+        if web:
+            if SESSION_COOKIE in value:
+                return value.split(SESSION_COOKIE, 1)[1].split(b";", 1)[0].strip() or None
+            continue
+        if value[:7].lower() == b"bearer ":  # the common case, without decoding
+            return value[7:].strip() or None
+        try:
+            token = credential(value.decode("latin-1"))
+        except InvalidToken:
+            return None
+        return token.encode() if token else None
+    return None
 
 
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings, counters: WindowCounters) -> None:
         self.app = app
         self.buckets = buckets(settings)
+        self.pages = self.buckets.get("pages")
         self.counters = counters
         # Addresses this process saw send a rejected credential: only their credentialed requests pay for
         # a look at the address's count of rejections.
@@ -122,7 +128,7 @@ class RateLimitMiddleware:
             return
         client = scope.get("client")
         address = (client[0] if client else "?").encode()
-        secret = caller_credential(scope["headers"])
+        secret = caller_credential(scope["headers"], bucket is self.pages)
         now = time.time()
         rejected_key = b"x\0%s\0%s" % (bucket.prefix, address)
         if secret is None:

@@ -93,6 +93,12 @@ def test_made_up_credentials_are_charged_to_the_address(limited: Start) -> None:
     # so are session cookies naming no session, on the web
     pages = [get(hub, "/", cookies={"haven_session": secrets.token_urlsafe(32)}).status_code for _ in range(4)]
     assert pages == [200, 200, 429, 429]
+    # a credential counts only where it is checked: the API ignores session cookies, web pages ignore
+    # tokens, so there such requests are the address's (whose own buckets are still untouched)
+    api = [get(hub, "/api/models", cookies={"haven_session": secrets.token_urlsafe(32)}).status_code for _ in range(4)]
+    assert api == [200, 200, 200, 429]
+    web = [get(hub, "/models", f"hf_{secrets.token_hex(16)}").status_code for _ in range(3)]
+    assert web == [200, 200, 429]
 
 
 def test_windows_reset(limited: Start) -> None:
