@@ -1,8 +1,8 @@
 """Rate limits per caller on four buckets, as the Hub has them: `api` (/api/*), `resolve` (file downloads:
 /resolve, LFS and Xet transfers, git), `pages` (the web UI) and `inference` (the Inference API).
 
-A caller is its token (on web pages: its web session) when it sends one, else its address. Every limited response says
-where the caller stands in the IETF draft's structured fields (`RateLimit: "api";r=41;t=89` and
+A caller is its token (on web pages: its web session) when it sends one, else its address. Every limited
+response says where the caller stands in the IETF draft's structured fields (`RateLimit: "api";r=41;t=89` and
 `RateLimit-Policy: "api";q=500;w=300`, which huggingface_hub parses into its 429 message); once the bucket
 is spent the answer is 429 with Retry-After. A credential the app then rejects (401, or a web session that
 does not exist) is also counted against its address, so inventing credentials does not buy fresh buckets.
