@@ -95,7 +95,18 @@ def test_tag_counts_do_not_count_it(secret: Secret) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["", "/likers", "/discussions", "/discussions/1", "/refs", "/tree/main", "/revision/main"]
+    "path",
+    [
+        "",
+        "/likers",
+        "/discussions",
+        "/discussions/1",
+        "/refs",
+        "/tree/main",
+        "/revision/main",
+        "/commits/main",
+        "/auth-check",
+    ],
 )
 def test_api_answers_about_it_are_404(secret: Secret, path: str) -> None:
     assert secret.get(f"/api/models/{secret.repo_id}{path}", "alice").status_code == 200
@@ -132,6 +143,7 @@ def test_web_pages_about_it_are_404(secret: Secret, visitor: WebClient) -> None:
         f"/{secret.repo_id}/discussions", data={"csrf_token": token, "title": "x", "description": "y"}
     )
     assert r.status_code == 404
+    assert visitor.http.post(f"/{secret.repo_id}/like", data={"csrf_token": token}).status_code == 404
 
 
 @pytest.mark.parametrize(
