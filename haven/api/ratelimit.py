@@ -25,6 +25,7 @@ CREDENTIAL_SCOPE = "haven.ratelimit.credential"
 SESSION_COOKIE = b"haven_session="
 INFERENCE = ("/models/", "/pipeline/", "/v1/chat/completions", "/v1/embeddings")
 TYPE_PREFIXES = ("/datasets/", "/spaces/", "/models/")
+HEALTH = "/api/health"  # load balancers' probes must never be refused
 
 
 class Bucket:
@@ -54,14 +55,15 @@ def buckets(settings: Settings) -> dict[str, Bucket]:
 
 
 def bucket_name(method: str, path: str) -> str | None:
-    """Which bucket a request draws on; None for static assets and LFS uploads (their commit is counted)."""
+    """Which bucket a request draws on; None for the health probe, static assets and LFS uploads (their
+    commit is counted)."""
     at = path.find("/resolve/")  # the hot path first: /{ns}/{name}/resolve/... or /datasets/{ns}/{name}/resolve/...
     if at > 0 and not path.startswith("/api/"):
         depth = path.count("/", 0, at)
         if depth == 2 or (depth == 3 and path.startswith(TYPE_PREFIXES)):
             return "resolve"
     if path.startswith(("/api/", "/datasets-server/")):
-        return "api"
+        return None if path == HEALTH else "api"
     if path.startswith(("/static/", "/_lfs/")):
         return None
     if path.startswith(("/_xet/", "/_blobs/")) or ".git/" in path or path.endswith(".git"):

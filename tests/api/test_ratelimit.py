@@ -97,6 +97,8 @@ def test_made_up_credentials_are_charged_to_the_address(limited: Start) -> None:
     # tokens, so there such requests are the address's (whose own buckets are still untouched)
     api = [get(hub, "/api/models", cookies={"haven_session": secrets.token_urlsafe(32)}).status_code for _ in range(4)]
     assert api == [200, 200, 200, 429]
+    health = get(hub, "/api/health")  # the address's api bucket is spent, yet load balancers' probes pass
+    assert health.status_code == 200 and "ratelimit" not in health.headers
     web = [get(hub, "/models", f"hf_{secrets.token_hex(16)}").status_code for _ in range(3)]
     assert web == [200, 200, 429]
 
