@@ -30,8 +30,8 @@ def limited() -> Iterator[Start]:
         server = Server(tempdir("haven-ratelimit-") / "data", extra_env=env)
         server.data_dir.mkdir(parents=True)
         tokens, read_tokens = _seed(server)
+        started.append(server)  # stopped after the test even if it never became ready
         server.start(timeout=120)  # two workers on a busy machine take a while
-        started.append(server)
         return Hub(server, "sqlite", tokens, read_tokens)
 
     yield start
