@@ -47,9 +47,10 @@ def wrk(url: str, duration: int) -> tuple[float, float, float]:
     return rate, pct("50"), pct("99")
 
 
-def ab(url: str, duration: int, head: bool) -> tuple[float, float, float]:
+def ab(url: str, duration: int, head: bool, token: str | None = None) -> tuple[float, float, float]:
     """ApacheBench with keep-alive: (requests/s, p50 ms, p99 ms); ab reports percentiles in whole ms."""
     args = ["ab", "-k", "-c16", "-t", str(duration), "-n", "100000000", *(["-i"] if head else [])]
+    args += ["-H", f"Authorization: Bearer {token}"] if token else []
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))  # type: ignore[union-attr]
     if failed or "Non-2xx" in out:

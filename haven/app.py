@@ -30,11 +30,13 @@ from haven.api import (
 )
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
+from haven.api.ratelimit import RateLimitMiddleware, buckets
 from haven.api.signing import Signer
 from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
+from haven.ratelimit.counters import WindowCounters
 from haven.scanning import tasks as scan_tasks
 from haven.viewer import tasks as viewer_tasks
 from haven.webhooks import tasks as webhook_tasks
@@ -66,6 +68,12 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def rate_counters(settings: Settings) -> WindowCounters:
+    """Counters in a file of the data directory, shared by every server process on this host (locked only
+    when there are several)."""
+    return WindowCounters(settings.data_dir / "ratelimit.counters", shared=settings.workers > 1)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
@@ -104,6 +112,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
     app.add_middleware(audit.ClientAddressMiddleware)
+    if buckets(settings):  # off by default: then not even a pass-through layer
+        app.add_middleware(RateLimitMiddleware, settings=settings, counters=rate_counters(settings))
     app.add_middleware(viewer.DatasetsServerHost)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     )
     inference_max_new_tokens: int = Field(512, description="Most tokens one generation request may produce.")
     inference_rate_limit: int = Field(
-        0, description="Inference requests per minute per token (per address when anonymous); 0: unlimited."
+        0,
+        description="Inference requests per window (inference_rate_window) per token (per address when "
+        "anonymous); 0: unlimited.",
     )
     inference_allow_pickle: bool = Field(
         False, description="Whether models whose weights are only pickles (.bin, .pt) may be loaded (runs their code)."
@@ -115,6 +117,19 @@ class Settings(BaseSettings):
         "auto", description="S3: `path` for most self-hosted servers, `virtual` for bucket host names."
     )
     s3_presign_ttl: int = Field(3600, description="S3: lifetime in seconds of presigned download and upload URLs.")
+
+    # Rate limits (haven/api/ratelimit.py): requests per window per token, or per address when anonymous
+    rate_limit_api: int = Field(0, description="Requests to /api/* per window per caller; 0: no limit.")
+    rate_limit_api_window: int = Field(300, gt=0, description="Seconds of the `api` rate-limit window.")
+    rate_limit_resolve: int = Field(
+        0, description="File downloads (/resolve, LFS, Xet, git) per window per caller; 0: no limit."
+    )
+    rate_limit_resolve_window: int = Field(300, gt=0, description="Seconds of the `resolve` rate-limit window.")
+    rate_limit_pages: int = Field(0, description="Web pages per window per caller; 0: no limit.")
+    rate_limit_pages_window: int = Field(300, gt=0, description="Seconds of the `pages` rate-limit window.")
+    inference_rate_window: int = Field(
+        60, gt=0, description="Seconds of the `inference` rate-limit window (HAVEN_INFERENCE_RATE_LIMIT)."
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -41,6 +41,7 @@ def run(settings: Settings) -> None:
     settings.signing_key()
     hub.close()
     os.environ["HAVEN_DATA_DIR"] = str(settings.data_dir.resolve())
+    os.environ["HAVEN_WORKERS"] = str(settings.workers)  # the workers' rate-limit counters lock when shared
     if settings.database_url:
         os.environ["HAVEN_DATABASE_URL"] = settings.database_url
     blob_server = _start_blob_server(settings)

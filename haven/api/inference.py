@@ -46,28 +46,6 @@ def missing_extra() -> str | None:
     return _extra[0]
 
 
-class RateLimiter:
-    """A token bucket per caller: `per_minute` requests a minute, bursts up to the same number."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self.buckets: dict[str, tuple[float, float]] = {}
-
-    def retry_after(self, key: str) -> float | None:
-        """None if the caller may go ahead (and counts the request), else seconds until it may."""
-        now = time.monotonic()
-        level, last = self.buckets.get(key, (self.capacity, now))
-        level = min(self.capacity, level + (now - last) * self.rate)
-        if level < 1.0:
-            self.buckets[key] = (level, now)
-            return (1.0 - level) / self.rate
-        self.buckets[key] = (level - 1.0, now)
-        if len(self.buckets) > 100_000:
-            self.buckets.clear()
-        return None
-
-
 def _state(request: Request) -> Any:
     return request.app.state
 
@@ -89,25 +67,11 @@ def shutdown(app: FastAPI) -> None:
 
 
 def _admit(request: Request) -> None:
-    """Refuse early: no inference extra (501), or the caller is over its rate (429)."""
+    """Refuse early when the inference extra is missing (501); the rate limit is RateLimitMiddleware's."""
     reason = missing_extra()
     if reason is not None:
         raise InferenceError(
             501, f"The Inference API is not available on this server ({reason}): install haven[inference]"
-        )
-    hub: Hub = _state(request).hub
-    per_minute = hub.settings.inference_rate_limit
-    if per_minute <= 0:
-        return
-    limiter = getattr(_state(request), "inference_limiter", None)
-    if limiter is None:
-        limiter = _state(request).inference_limiter = RateLimiter(per_minute)
-    token = credential(request.headers.get("authorization"))
-    key = f"t:{hash_token(token)}" if token else f"a:{request.client.host if request.client else '?'}"
-    wait = limiter.retry_after(key)
-    if wait is not None:
-        raise InferenceError(
-            429, "Rate limit reached for inference requests; retry later", headers={"Retry-After": str(int(wait) + 1)}
         )
 
 

@@ -21,6 +21,7 @@ from haven.hub import Hub
 from haven.repos.commits import CommitRequest, after_commit, branch_ref, build_commit, prepare
 from haven.repos.locks import repo_lock
 from haven.repos.service import RepoRef, author_of, find_repo
+from haven.webhooks import events as hooks
 
 
 def pr_ref(num: int) -> str:
@@ -58,7 +59,9 @@ def create_pull_request(hub: Hub, actor: Actor, repo_type: str, full_id: str, ti
 
         def attempt() -> int:
             with hub.db.write() as session:
-                return _open_pr(session, ref, actor, title, description, target, head).num
+                d = _open_pr(session, ref, actor, title, description, target, head)
+                service.announce_opening(hub, session, d)
+                return d.num
 
         return numbered(attempt)
 
@@ -86,10 +89,12 @@ def commit_as_pull_request(
                 d = _open_pr(session, ref, actor, title, description, target, commit)
                 d.status = OPEN
                 add_event(session, d, actor, "commit", {"subject": req.message.split("\n", 1)[0], "oid": commit})
+                service.announce_opening(hub, session, d)
                 return d.num
 
         num = numbered(attempt)
         after_commit(hub, ref, pr_ref(num), commit, new_objects)
+    hooks.emit_refs(hub, ref.row.id, [(pr_ref(num), None, commit)])
     return commit, ref, num
 
 
@@ -117,10 +122,14 @@ def commit_to_pull_request(
             d = get_row(session, ref.row.id, num, lock=True)
             if not d.is_pull_request or d.status not in (OPEN, DRAFT):
                 raise Forbidden(f"Pull request #{num} is {d.status}: it accepts no more commits")
+            opened = d.status == DRAFT
             d.status = OPEN
             add_event(session, d, actor, "commit", {"subject": req.message.split("\n", 1)[0], "oid": commit})
+            if opened:
+                hooks.emit_discussion(session, hub.settings, d, "update")
             _set_ref(ref, name, commit, head)
         after_commit(hub, ref, name, commit, new_objects)
+    hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit, ref
 
 
@@ -151,11 +160,13 @@ def merge_pull_request(
             d = get_row(session, ref.row.id, num, lock=True)
             _check_mergeable(d)
             if comment and comment.strip():
-                add_event(session, d, actor, "comment", {"history": []}, content=service.check_text(comment))
+                service.comment_with(hub, session, d, actor, comment)
             d.status, d.merge_commit = MERGED, new
             add_event(session, d, actor, "status-change", {"status": MERGED})
+            hooks.emit_discussion(session, hub.settings, d, "update")
             _set_ref(ref, target, new, base)
         after_commit(hub, ref, target, new, {})
+    hooks.emit_refs(hub, ref.row.id, [(target, base, new)])
     return new
 
 
@@ -207,5 +218,6 @@ def record_push(hub: Hub, ref: RepoRef, actor: Actor, name: str, old: str | None
             return
         if d.status == DRAFT:
             d.status = OPEN
+            hooks.emit_discussion(session, hub.settings, d, "update")
         for c in commits:
             add_event(session, d, actor, "commit", {"subject": c.title, "oid": c.id})

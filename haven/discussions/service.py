@@ -26,6 +26,7 @@ from haven.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from haven.hub import Hub
 from haven.repos.models import Repo
 from haven.repos.service import RepoRef, find_repo
+from haven.webhooks import events as hooks
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -156,6 +157,14 @@ def new_discussion(session: Session, ref: RepoRef, actor: Actor, title: str, des
     return d
 
 
+def announce_opening(hub: Hub, session: Session, d: Discussion) -> None:
+    """The webhook event of a new thread (or pull request), carrying its opening comment."""
+    first = session.scalar(
+        select(DiscussionEvent).where(DiscussionEvent.discussion_id == d.id).order_by(DiscussionEvent.id).limit(1)
+    )
+    hooks.emit_discussion(session, hub.settings, d, "create", comment=first)
+
+
 def numbered(attempt: Callable[[], T], tries: int = 5) -> T:
     """Run a transaction that numbers a new thread, again when a concurrent one took the same number."""
     for _ in range(tries):
@@ -251,7 +260,9 @@ def create_discussion(hub: Hub, actor: Actor, repo_type: str, full_id: str, titl
         with hub.db.write() as session:
             ref = open_repo(hub, session, actor, repo_type, full_id)
             require_participant(actor)
-            return new_discussion(session, ref, actor, title, description, pr=False).num
+            d = new_discussion(session, ref, actor, title, description, pr=False)
+            announce_opening(hub, session, d)
+            return d.num
 
     return numbered(attempt)
 
@@ -263,7 +274,15 @@ def comment(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int, text
         require_participant(actor)
         d = get_row(session, ref.row.id, num)
         event = add_event(session, d, actor, "comment", {"history": []}, content=text)
+        hooks.emit_discussion(session, hub.settings, d, "create", hooks.COMMENT, event)
         return event_view(event, {actor.user_id: actor.name or ""} if actor.user_id else {})
+
+
+def comment_with(hub: Hub, session: Session, d: Discussion, actor: Actor, text: str) -> DiscussionEvent:
+    """The comment that comes with a status change or a merge (and its webhook event)."""
+    event = add_event(session, d, actor, "comment", {"history": []}, content=check_text(text))
+    hooks.emit_discussion(session, hub.settings, d, "create", hooks.COMMENT, event)
+    return event
 
 
 def _comment_row(session: Session, d: Discussion, event_id: str) -> DiscussionEvent:
@@ -285,7 +304,8 @@ def edit_comment(
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
         require_participant(actor)
-        e = _comment_row(session, get_row(session, ref.row.id, num), event_id)
+        d = get_row(session, ref.row.id, num)
+        e = _comment_row(session, d, event_id)
         if e.author_id != actor.user_id:
             raise Forbidden("Only its author can edit a comment")
         if e.hidden:
@@ -294,6 +314,7 @@ def edit_comment(
         e.data = {**e.data, "history": history}
         e.content, e.edited, e.updated_at = content, True, utcnow()
         session.flush()
+        hooks.emit_discussion(session, hub.settings, d, "update", hooks.COMMENT, e)
         return event_view(e, names(session, {e.author_id}))
 
 
@@ -304,10 +325,12 @@ def hide_comment(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int,
         require_participant(actor)
         if not is_writer(actor, ref):
             raise Forbidden("Only repository writers can hide comments")
-        e = _comment_row(session, get_row(session, ref.row.id, num), event_id)
+        d = get_row(session, ref.row.id, num)
+        e = _comment_row(session, d, event_id)
         e.content, e.hidden, e.data = "", True, {**e.data, "history": [], "hiddenBy": actor.name}
         e.updated_at = utcnow()
         session.flush()
+        hooks.emit_discussion(session, hub.settings, d, "update", hooks.COMMENT, e)
         return event_view(e, names(session, {e.author_id}))
 
 
@@ -321,6 +344,7 @@ def rename(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int, title
             raise Forbidden("Only the author or a repository writer can rename this discussion")
         old, d.title = d.title, title
         event = add_event(session, d, actor, "title-change", {"from": old, "to": title})
+        hooks.emit_discussion(session, hub.settings, d, "update")
         return event_view(event, names(session, {actor.user_id}))
 
 
@@ -341,7 +365,8 @@ def change_status(
         if d.status == status or (status == OPEN and d.status == DRAFT):
             raise BadRequest(f"Discussion #{num} is already {d.status}")
         if text and text.strip():
-            add_event(session, d, actor, "comment", {"history": []}, content=check_text(text))
+            comment_with(hub, session, d, actor, text)
         d.status = status
         event = add_event(session, d, actor, "status-change", {"status": status})
+        hooks.emit_discussion(session, hub.settings, d, "update")
         return event_view(event, names(session, {actor.user_id}))

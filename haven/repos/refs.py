@@ -10,6 +10,7 @@ from haven.names import check_branch_name, check_revision
 from haven.repos.commits import after_commit
 from haven.repos.locks import repo_lock
 from haven.repos.service import RepoRef, author_of
+from haven.webhooks import events as hooks
 
 DEFAULT_BRANCH = "main"
 
@@ -33,13 +34,14 @@ def create_branch(hub: Hub, ref: RepoRef, branch: str, start: str | None) -> Non
             ref.git.update_ref(name, target, None)
         except RefUpdateConflict as e:
             raise Conflict(f"Cannot create {name}: {e}") from None
+    hooks.emit_refs(hub, ref.row.id, [(name, None, target)])
 
 
 def delete_branch(hub: Hub, ref: RepoRef, branch: str) -> None:
     check_revision(branch)
     if branch == DEFAULT_BRANCH:
         raise BadRequest(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
-    _delete_ref(ref, f"refs/heads/{branch}", branch)
+    _delete_ref(hub, ref, f"refs/heads/{branch}", branch)
 
 
 def create_tag(hub: Hub, ref: RepoRef, tag: str, revision: str, message: str | None) -> None:
@@ -50,19 +52,21 @@ def create_tag(hub: Hub, ref: RepoRef, tag: str, revision: str, message: str | N
         if ref.git.ref(name) is not None:
             raise Conflict(f"Reference {name} already exists")
         ref.git.update_ref(name, target, None)
+    hooks.emit_refs(hub, ref.row.id, [(name, None, target)])
 
 
 def delete_tag(hub: Hub, ref: RepoRef, tag: str) -> None:
     check_revision(tag)
-    _delete_ref(ref, f"refs/tags/{tag}", tag)
+    _delete_ref(hub, ref, f"refs/tags/{tag}", tag)
 
 
-def _delete_ref(ref: RepoRef, name: str, shown: str) -> None:
+def _delete_ref(hub: Hub, ref: RepoRef, name: str, shown: str) -> None:
     with repo_lock(ref.path):
         current = ref.git.ref(name)
         if current is None:
             raise RevisionNotFound(f"Invalid rev id: {shown}")
         ref.git.delete_ref(name, current)
+    hooks.emit_refs(hub, ref.row.id, [(name, current, None)])
 
 
 def super_squash(hub: Hub, actor: Actor, ref: RepoRef, branch: str, message: str | None) -> str:
@@ -80,4 +84,5 @@ def super_squash(hub: Hub, actor: Actor, ref: RepoRef, branch: str, message: str
         except RefUpdateConflict:
             raise Conflict(f"{branch} moved during the squash; retry") from None
         after_commit(hub, ref, name, commit, {})
+    hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit

@@ -26,6 +26,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from haven.api.errors import base_url
+from haven.api.ratelimit import reject_credential
 from haven.auth import sessions
 from haven.auth.permissions import ANONYMOUS, Actor
 from haven.db import utcnow
@@ -97,6 +98,7 @@ def web_context(request: Request) -> Web:
         if login is not None:
             web.actor, web.csrf = login.actor, login.csrf_token
             return web
+        reject_credential(request.scope)  # a made-up session id must not earn a rate-limit bucket of its own
     # Visitors get a random token in a cookie of its own, so the login and sign-up forms are protected too.
     web.csrf = request.cookies.get(ANON_CSRF_COOKIE) or ""
     if len(web.csrf) < 32:

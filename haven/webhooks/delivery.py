@@ -16,7 +16,7 @@ import orjson
 
 from haven.db import utcnow
 from haven.hub import Hub
-from haven.webhooks import tasks
+from haven.webhooks import events, tasks
 from haven.webhooks.guard import Address, Refused, check_target
 from haven.webhooks.models import DELIVERED, FAILED, RETRYING, SKIPPED, Webhook, WebhookDelivery
 
@@ -44,9 +44,18 @@ def deliver(hub: Hub, delivery_id: int) -> None:
         if delivery is None or delivery.status in (DELIVERED, FAILED, SKIPPED):
             return
         target = None if hook is None or hook.disabled else (hook.url, hook.secret)
+        allowed = hook is not None and events.still_readable(session, hook, delivery.payload)
         body = orjson.dumps(delivery.payload)
     if target is None:
         _record(hub, delivery_id, Outcome(False, error="the webhook was disabled or deleted", final=True), SKIPPED)
+        return
+    if not allowed:
+        _record(
+            hub,
+            delivery_id,
+            Outcome(False, error="the webhook's owner can no longer read this repository", final=True),
+            SKIPPED,
+        )
         return
     _record(hub, delivery_id, send(hub, target[0], target[1], body, delivery_id))
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, event, or_, select
 from sqlalchemy.orm import Session
 
 from haven.auth.models import Account
 from haven.auth.permissions import Permission, can
 from haven.auth.service import load_actor
 from haven.config import Settings
+from haven.discussions.models import Discussion, DiscussionEvent
 from haven.hub import Hub
 from haven.jobs.queue import wake
 from haven.repos.models import Repo
@@ -20,6 +21,7 @@ from haven.webhooks import tasks
 from haven.webhooks.models import DELIVERED, FAILED, SKIPPED, Webhook, WebhookDelivery, WebhookWatch
 
 REPO, CONTENT, CONFIG = "repo", "repo.content", "repo.config"
+DISCUSSION, COMMENT = "discussion", "discussion.comment"
 PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 KEEP_DELIVERIES = 1000  # per webhook, in the delivery log
 FINISHED = (DELIVERED, FAILED, SKIPPED)
@@ -64,6 +66,17 @@ def _may_read(session: Session, hook: Webhook, repo: Repo) -> bool:
         return False
     actor = load_actor(session, owner, "read", None)
     return can(actor, Permission.READ, owner_id=repo.owner_id, private=True)
+
+
+def still_readable(session: Session, hook: Webhook, payload: dict[str, Any]) -> bool:
+    """Whether the webhook's owner may still read the payload's repository, checked again before every
+    attempt: a watcher who lost access since the event (removed from the organisation, the repository made
+    private) hears no more of it, not even a retry. A deleted repository's last events still go out."""
+    try:
+        repo = session.get(Repo, int(payload["repo"]["id"], 16))
+    except (KeyError, TypeError, ValueError):
+        return True
+    return repo is None or _may_read(session, hook, repo)
 
 
 def emit_repo(
@@ -138,3 +151,61 @@ def emit_refs(hub: Hub, repo_id: int, updates: list[tuple[str, str | None, str |
         queued = emit_repo(session, hub.settings, repo, "update", CONTENT, updatedRefs=refs_json(changes))
     if queued:
         wake()
+
+
+def _object_id(row_id: int | None) -> dict[str, str]:
+    """The Hub's 24-hex ObjectId form of one of our integer ids (0 for a deleted author)."""
+    return {"id": f"{row_id or 0:024x}"}
+
+
+def discussion_json(settings: Settings, repo: Repo, d: Discussion) -> dict[str, Any]:
+    base = base_url(settings)
+    page = f"{base}/{PREFIX[repo.type]}{repo.full_id}/discussions/{d.num}"
+    out: dict[str, Any] = {
+        **_object_id(d.id),
+        "num": d.num,
+        "author": _object_id(d.author_id),
+        "url": {"web": page, "api": f"{base}/api/{repo.type}s/{repo.full_id}/discussions/{d.num}"},
+        "title": d.title,
+        "isPullRequest": d.is_pull_request,
+        "status": d.status,
+    }
+    if d.is_pull_request:
+        out["changes"] = {"base": d.target_branch or "refs/heads/main"}
+        if d.merge_commit:
+            out["changes"]["mergeCommitId"] = d.merge_commit
+    return out
+
+
+def comment_json(settings: Settings, repo: Repo, d: Discussion, e: DiscussionEvent) -> dict[str, Any]:
+    page = discussion_json(settings, repo, d)["url"]["web"]
+    return {
+        "id": e.event_id,
+        "author": _object_id(e.author_id),
+        "hidden": e.hidden,
+        "content": None if e.hidden else e.content,
+        "url": {"web": f"{page}#{e.event_id}"},
+    }
+
+
+def emit_discussion(
+    session: Session,
+    settings: Settings,
+    d: Discussion,
+    action: str,
+    scope: str = DISCUSSION,
+    comment: DiscussionEvent | None = None,
+) -> int:
+    """A thread was opened or changed (scope `discussion`; an opening carries its first comment), or one of
+    its comments was posted or changed (`discussion.comment`), in the caller's transaction; the job workers
+    are woken once it commits."""
+    repo = session.get(Repo, d.repo_id)
+    if repo is None:
+        return 0
+    extra = {"discussion": discussion_json(settings, repo, d)}
+    if comment is not None:
+        extra["comment"] = comment_json(settings, repo, d, comment)
+    queued = emit_repo(session, settings, repo, action, scope, **extra)
+    if queued:
+        event.listen(session, "after_commit", lambda _: wake(), once=True)
+    return queued

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -87,6 +87,7 @@ class Receiver:
     """An HTTP server on loopback that answers `fail_first` requests with 500, then 200, keeping them all."""
 
     fail_first: int = 0
+    on_first: Callable[[], None] | None = None  # run before the first request is answered
     requests: list[Received] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
 
@@ -97,6 +98,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                if len(receiver.requests) == 1 and receiver.on_first is not None:
+                    receiver.on_first()
                 status = 500 if len(receiver.requests) <= receiver.fail_first else 200
                 receiver.answered.append(status)
                 self.send_response(status)

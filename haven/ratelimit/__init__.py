@@ -1,0 +1,1 @@
+"""Per-caller request rate limits (fixed windows), shared by the worker processes of one host."""
