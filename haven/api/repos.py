@@ -323,7 +323,8 @@ def _owned_repositories(hub: Hub, actor: Actor, namespace: str | None) -> JSON:
         owner = session.scalar(select(Account).where(Account.name == namespace))
         if owner is None or actor.role_in(owner.id) == 0:
             raise NotFound(f"No organisation named {namespace!r}")
-        rows = session.scalars(select(Repo).where(Repo.owner_id == owner.id).order_by(Repo.last_modified.desc()))
+        mine = select(Repo).where(Repo.owner_id == owner.id, visible(actor))  # a scoped token sees its scope
+        rows = session.scalars(mine.order_by(Repo.last_modified.desc()))
         return JSON(
             [
                 {

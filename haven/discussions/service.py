@@ -25,7 +25,7 @@ from haven.discussions.models import CLOSED, DRAFT, MERGED, OPEN, Discussion, Di
 from haven.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from haven.hub import Hub
 from haven.repos.models import Repo
-from haven.repos.service import RepoRef, find_repo
+from haven.repos.service import RepoRef, find_repo, refusal
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -70,16 +70,18 @@ def open_repo(hub: Hub, session: Session, actor: Actor, repo_type: str, full_id:
     return find_repo(hub, session, actor, repo_type, full_id, Permission.READ)
 
 
-def require_participant(actor: Actor) -> None:
-    """Taking part needs an account and a credential allowed to write (a read token only reads)."""
+def require_participant(actor: Actor, ref: RepoRef) -> None:
+    """Taking part (opening, commenting, pushing to a pull request) needs an account, a role of at least
+    contributor on a private repository, and a credential allowed to (not a read token; a fine-grained
+    one with discussion.write or repo.write there)."""
     if actor.anonymous:
         raise Unauthorized("You must be authenticated to take part in discussions")
-    if actor.token_role != "write":
-        raise Forbidden("Your token is read-only: it cannot open or change discussions")
+    if not can(actor, Permission.CONTRIBUTE, ref.row):
+        raise Forbidden(refusal(actor, Permission.CONTRIBUTE, ref.row))
 
 
 def is_writer(actor: Actor, ref: RepoRef) -> bool:
-    return can(actor, Permission.WRITE, owner_id=ref.row.owner_id, private=ref.row.private)
+    return can(actor, Permission.WRITE, ref.row)
 
 
 def may_moderate(actor: Actor, ref: RepoRef, d: Discussion) -> bool:
@@ -250,7 +252,7 @@ def create_discussion(hub: Hub, actor: Actor, repo_type: str, full_id: str, titl
     def attempt() -> int:
         with hub.db.write() as session:
             ref = open_repo(hub, session, actor, repo_type, full_id)
-            require_participant(actor)
+            require_participant(actor, ref)
             return new_discussion(session, ref, actor, title, description, pr=False).num
 
     return numbered(attempt)
@@ -260,7 +262,7 @@ def comment(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int, text
     check_text(text)
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num)
         event = add_event(session, d, actor, "comment", {"history": []}, content=text)
         return event_view(event, {actor.user_id: actor.name or ""} if actor.user_id else {})
@@ -284,7 +286,7 @@ def edit_comment(
     check_text(content)
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         e = _comment_row(session, get_row(session, ref.row.id, num), event_id)
         if e.author_id != actor.user_id:
             raise Forbidden("Only its author can edit a comment")
@@ -301,7 +303,7 @@ def hide_comment(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int,
     """Hide a comment for good (repository writers): its text and history are erased, not just masked."""
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         if not is_writer(actor, ref):
             raise Forbidden("Only repository writers can hide comments")
         e = _comment_row(session, get_row(session, ref.row.id, num), event_id)
@@ -315,7 +317,7 @@ def rename(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int, title
     title = check_title(title)
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num)
         if not may_moderate(actor, ref, d):
             raise Forbidden("Only the author or a repository writer can rename this discussion")
@@ -332,7 +334,7 @@ def change_status(
         raise BadRequest("status must be 'open' or 'closed'")
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num, lock=True)
         if not may_moderate(actor, ref, d):
             raise Forbidden("Only the author or a repository writer can change the status of this discussion")

@@ -37,7 +37,7 @@ class MyRequest:
 
 def has_access(hub: Hub, row: Repo, actor: Actor) -> bool:
     """Whether `actor` may read the files of the repository `row` (always, unless it is gated)."""
-    if not row.gated or actor.role_in(row.owner_id) > 0:
+    if not row.gated or actor.has_role_on(row):
         return True
     if actor.anonymous:
         return False
