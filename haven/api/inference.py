@@ -533,5 +533,7 @@ async def stats(request: Request) -> Response:
     if pool is None:
         return JSON({"started": False, "available": missing_extra() is None, "models": {}})
     actor = await run_in_threadpool(get_actor, request)
-    report = pool.report(lambda repo_id, owner_id, private: can(actor, Permission.READ, _Access(repo_id, owner_id, private)))
+    report = pool.report(
+        lambda repo_id, owner_id, private: can(actor, Permission.READ, _Access(repo_id, owner_id, private))
+    )
     return JSON({"started": True, "available": True, **report})

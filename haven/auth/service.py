@@ -149,9 +149,12 @@ def revoke_token(session: Session, token: str) -> bool:
     return True
 
 
-def _audit_revoke(session: Session, row: Token) -> None:
+def _audit_revoke(session: Session, row: Token, by: Actor | None = None) -> None:
     owner = session.get(Account, row.user_id)
     name = owner.name if owner is not None else None
+    if by is not None and by.user_id != row.user_id:
+        audit.record(session, "token.revoke", actor=by, target=name or "", token=row.name)
+        return
     audit.record(session, "token.revoke", actor_name=name, actor_id=row.user_id, target=name or "", token=row.name)
 
 
