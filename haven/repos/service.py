@@ -211,6 +211,8 @@ def set_like(hub: Hub, actor: Actor, repo_type: str, full_id: str, liked: bool) 
         raise Forbidden("You must be authenticated to like a repository")
     with hub.db.write() as session:
         row = find_repo(hub, session, actor, repo_type, full_id, Permission.READ).row
+        if not actor.token_allows(Permission.CONTRIBUTE, row):  # a like is a write: not with a read token
+            raise Forbidden(refusal(actor, Permission.CONTRIBUTE, row))
         existing = session.get(Like, (actor.user_id, row.id))
         if liked and existing is None:
             session.add(Like(user_id=actor.user_id, repo_id=row.id))
