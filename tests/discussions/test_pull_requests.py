@@ -141,9 +141,7 @@ def test_closed_and_merged_prs_refuse_new_commits(hub: Hub, repo_id: str) -> Non
     assert _status(exc) == 400
 
 
-def test_contributors_open_prs_on_private_repos_readers_cannot_outsiders_see_nothing(
-    hub: Hub, repo_name: str
-) -> None:
+def test_contributors_open_prs_on_private_repos_readers_cannot_outsiders_see_nothing(hub: Hub, repo_name: str) -> None:
     alice, carol, erin, bob = hub.api("alice"), hub.api("carol"), hub.api("erin"), hub.api("bob")
     repo_id = f"acme/{repo_name}"
     alice.create_repo(repo_id, private=True)

@@ -162,9 +162,11 @@ def _targets(w: World, admin: Any) -> None:
                     target = f"{w.org}/{unique(use)}"
                     admin.create_repo(target, private=private)
                     w.sacrificial[(role, private, use)] = target
+        # A literal public address (nothing to resolve here) that is never called: the spare user, the
+        # only thing watched, owns no repository, so no event ever fires.
         hook = w.http.post(
             "/api/settings/webhooks",
-            json={"url": "https://hooks.example.org/x", "watched": [{"type": "org", "name": w.org}]},
+            json={"url": "https://1.1.1.1/never-called", "watched": [{"type": "user", "name": w.spare}]},
             headers=bearer(w.tokens["org_admin"]),
         )
         hook.raise_for_status()

@@ -319,7 +319,7 @@ CASES: dict[str, Case] = {
     "GET /api/settings/webhooks": Case("webhooks", repo=False),
     "POST /api/settings/webhooks": Case(
         "webhooks",
-        lambda c: Call(json={"url": "https://hooks.example.org/y", "watched": [{"type": "user", "name": "root"}]}),
+        lambda c: Call(json={"url": "https://1.1.1.1/never-called", "watched": [{"type": "user", "name": c.w.spare}]}),
         repo=False,
     ),
     **{
@@ -330,7 +330,7 @@ CASES: dict[str, Case] = {
         )
         for method, suffix, body in (
             ("GET", "", None),
-            ("POST", "", {"url": "https://hooks.example.org/z"}),
+            ("POST", "", {"url": "https://1.1.1.1/never-called-either"}),
             ("POST", "/enable", None),
             ("POST", "/disable", None),
             ("DELETE", "", None),
