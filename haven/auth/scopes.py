@@ -14,9 +14,9 @@ from typing import Any
 from haven.errors import BadRequest
 
 REPO_READ = "repo.content.read"  # read files of private repositories in scope
-REPO_WRITE = "repo.write"  # commit, create and delete branches and tags
+REPO_WRITE = "repo.write"  # commit, create and delete branches and tags, decide access requests
 DISCUSSION_WRITE = "discussion.write"  # open and take part in discussions and pull requests
-REPO_MANAGE = "repo.manage"  # create, delete, move repositories; change settings; access requests
+REPO_MANAGE = "repo.manage"  # create, delete, move repositories; change their settings
 ORG_WRITE = "org.write"  # manage an organisation's members and resource groups
 PERMISSIONS = (REPO_READ, REPO_WRITE, DISCUSSION_WRITE, REPO_MANAGE, ORG_WRITE)
 REPO_KINDS = ("model", "dataset", "space")

@@ -106,7 +106,11 @@ def build(hub: Hub) -> World:
             admin.create_repo(full_id, repo_type=repo_type, private=private, space_sdk="static")
             info = admin.create_commit(
                 full_id,
-                [CommitOperationAdd(FILE[repo_type], CONTENT[repo_type]), CommitOperationAdd("w.bin", b"\0" * 64)],
+                [
+                    CommitOperationAdd(FILE[repo_type], CONTENT[repo_type]),
+                    CommitOperationAdd("w.bin", b"\0" * 64),
+                    CommitOperationAdd("docs/readme.md", b"# docs"),
+                ],
                 commit_message="seed",
                 repo_type=repo_type,
             )
@@ -164,13 +168,14 @@ def _targets(w: World, admin: Any) -> None:
                     w.sacrificial[(role, private, use)] = target
         # A literal public address (nothing to resolve here) that is never called: the spare user, the
         # only thing watched, owns no repository, so no event ever fires.
-        hook = w.http.post(
-            "/api/settings/webhooks",
-            json={"url": "https://1.1.1.1/never-called", "watched": [{"type": "user", "name": w.spare}]},
-            headers=bearer(w.tokens["org_admin"]),
-        )
-        hook.raise_for_status()
-        w.webhooks[role] = hook.json()["webhook"]["id"]
+        for key in (role, f"{role}-del"):
+            hook = w.http.post(
+                "/api/settings/webhooks",
+                json={"url": "https://1.1.1.1/never-called", "watched": [{"type": "user", "name": w.spare}]},
+                headers=bearer(w.tokens["org_admin"]),
+            )
+            hook.raise_for_status()
+            w.webhooks[key] = hook.json()["webhook"]["id"]
 
 
 def _sessions(w: World, session: Any) -> None:
