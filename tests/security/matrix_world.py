@@ -103,7 +103,8 @@ def build(hub: Hub) -> World:
     for repo_type in REPO_TYPES:
         for private in (True, False):
             full_id = f"{org}/{tag}-{repo_type}-{'private' if private else 'public'}"
-            admin.create_repo(full_id, repo_type=repo_type, private=private, space_sdk="static")
+            sdk = "static" if repo_type == "space" else None
+            admin.create_repo(full_id, repo_type=repo_type, private=private, space_sdk=sdk)
             info = admin.create_commit(
                 full_id,
                 [

@@ -681,12 +681,13 @@ def _send(w: World, route: Route, ctx: Ctx, call: Call, web: bool) -> httpx.Resp
         data = {"csrf_token": csrf, **data}
     if web:
         headers.setdefault("accept", "text/html")
-    w.http.cookies.clear()
+    w.http.cookies.clear()  # only the cookies of this caller, sent as a browser would
+    if cookies:
+        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
     return w.http.request(
         route.method,
         _url(route, ctx, call),
         headers=headers,
-        cookies=cookies,
         json=call.json,
         data=data,
         content=call.content,
