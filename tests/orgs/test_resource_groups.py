@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from huggingface_hub import CommitOperationAdd
+from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from tests.cli.test_admin_cli import haven
@@ -120,3 +120,36 @@ def test_the_cli_manages_groups(hub: Hub, two_private_repos: tuple[str, str]) ->
         for action in ("org.group_create", "org.group_member_set", "org.group_repo_add"):
             events = root.get("/api/haven/audit", params={"limit": 1000, "action": action}).json()
             assert any(group in e["target"] and e["actor"] == "(cli)" for e in events), action
+
+
+def test_the_web_page_manages_groups(sqlite_hub: Hub) -> None:
+    from tests.web.conftest import WebClient, unique
+
+    admin, outsider = WebClient(sqlite_hub), WebClient(sqlite_hub)
+    owner, member = admin.sign_up(), outsider.sign_up()
+    org = unique("org")
+    admin.post_form("/organizations/new", "/organizations/new", {"name": org})
+    repo_id = f"{org}/{unique('m')}"
+    HfApi(endpoint=sqlite_hub.url, token=admin.token()).create_repo(repo_id, private=True)
+    page = f"/organizations/{org}/resource-groups"
+    for form in (
+        {"action": "create", "group": "vision", "description": "image models"},
+        {"action": "set-user", "group": "vision", "user": member, "role": "read"},
+        {"action": "add-repo", "group": "vision", "type": "model", "repo": repo_id},
+    ):
+        r = admin.post_form(page, page, form)
+        assert r.status_code == 200, r.text
+    html = admin.get(page).text
+    assert 'data-group="vision"' in html and f"{member} — read" in html and repo_id in html
+    r = admin.post_form(page, page, {"action": "add-repo", "group": "vision", "type": "model", "repo": "nobody/x"})
+    assert r.status_code == 404
+    r = admin.post_form(page, page, {"action": "create", "group": "vision"})  # a duplicate: the page says why
+    assert r.status_code == 409 and "already has a resource group" in r.text
+    time.sleep(CACHE_TTL)
+    assert outsider.get(f"/{repo_id}").status_code == 200  # the group lets the member read the private repo
+    assert outsider.get(page).status_code == 404  # and nothing more
+    admin.post_form(page, page, {"action": "remove-user", "group": "vision", "user": member})
+    assert outsider.get(f"/{repo_id}").status_code == 404
+    assert owner in admin.get(f"/organizations/{org}/members").text
+    admin.http.close()
+    outsider.http.close()
