@@ -161,6 +161,9 @@ def test_site_admins_see_every_token_without_secrets_and_revoke(hub: Hub, acme_r
     assert r.status_code == 401
     revoked = next(t for t in root.get("/api/haven/tokens", params={"owner": "carol"}).json() if t["name"] == name)
     assert revoked["revokedAt"] is not None
+    listing = haven(hub, "token", "list", "--owner", "carol")  # the same view on the command line
+    line = next(line for line in listing.stdout.splitlines() if f"\t{name}\t" in line)
+    assert line.endswith("\trevoked") and "org:acme=repo.content.read" in line and token not in listing.stdout
     events = root.get("/api/haven/audit", params={"action": "token.revoke", "limit": 1000}).json()
     assert any(e["actor"] == "root" and e["target"] == "carol" and e["details"]["token"] == name for e in events)
     events = root.get("/api/haven/audit", params={"action": "token.create", "limit": 1000}).json()
