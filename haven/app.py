@@ -21,7 +21,9 @@ from haven.api import (
     inference,
     lfs,
     listing,
+    orgs,
     repos,
+    tokens,
     tree,
     upload,
     viewer,
@@ -106,7 +108,22 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
     app.include_router(viewer.router)
     # git before /resolve's catch-all
-    for module in (repos, gating, webhooks, audit, listing, upload, discussions, tree, lfs, xet, git, files):
+    for module in (
+        repos,
+        gating,
+        webhooks,
+        audit,
+        orgs,
+        tokens,
+        listing,
+        upload,
+        discussions,
+        tree,
+        lfs,
+        xet,
+        git,
+        files,
+    ):
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)

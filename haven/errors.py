@@ -31,6 +31,11 @@ class InvalidToken(Unauthorized):
         super().__init__("Invalid credentials in Authorization header")
 
 
+class TokenExpired(Unauthorized):
+    def __init__(self, expired_at: str) -> None:
+        super().__init__(f"Your access token expired on {expired_at}: create a new one")
+
+
 class Forbidden(HavenError):
     status = 403
 

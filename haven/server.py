@@ -72,7 +72,7 @@ def _start_blob_server(settings: Settings) -> subprocess.Popen[bytes] | None:
     os.environ["HAVEN_BLOB_PORT"] = str(settings.blob_port)
     logging.getLogger("haven").info("LFS blobs served with sendfile on port %d", settings.blob_port)
     proc = subprocess.Popen([sys.executable, "-m", "haven.blobserver", str(settings.port)], env=os.environ.copy())
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a loaded machine may take long to import it
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError), socket.create_connection((settings.host, settings.blob_port), timeout=1):
             return proc

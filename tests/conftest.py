@@ -31,7 +31,7 @@ BACKENDS = ["sqlite", "postgres"]
 @dataclass
 class Hub:
     """A running server with its cast: alice (owner of org acme), bob (another user), carol (acme reader),
-    dave (acme writer), root (site admin). `tokens[name]` is a write token, `read_tokens[name]` read-only."""
+    dave (acme writer), erin (acme contributor), root (site admin). `tokens[name]` is a write token, `read_tokens[name]` read-only."""
 
     server: Server
     backend: str
@@ -78,13 +78,14 @@ def _seed(server: Server) -> tuple[dict[str, str], dict[str, str]]:
     haven = HavenHub.open(settings)
     tokens, read_tokens = {}, {}
     with haven.db.write() as session:
-        for name in ("alice", "bob", "carol", "dave", "root"):
+        for name in ("alice", "bob", "carol", "dave", "erin", "root"):
             service.create_user(session, name, email=f"{name}@example.org", admin=name == "root")
             tokens[name] = service.create_token(session, name, "tests", "write")
             read_tokens[name] = service.create_token(session, name, "tests-read", "read")
         service.create_org(session, "acme", "alice")
         service.set_member(session, "acme", "carol", "read")
         service.set_member(session, "acme", "dave", "write")
+        service.set_member(session, "acme", "erin", "contributor")
     haven.close()
     return tokens, read_tokens
 

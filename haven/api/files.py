@@ -211,7 +211,7 @@ def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
         cache = lookup_cache(request)
         hit = cache.get(key) if actor is not None else None
         # Gated repositories are answered off the event loop for callers without a role: the gate asks the database.
-        if hit is not None and (not hit[0].gated or actor.role_in(hit[0].owner_id) > 0):
+        if hit is not None and (not hit[0].gated or actor.has_role_on(hit[0])):
             ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])
             if _answer_inline(hub, ref, request.method == "HEAD", p["revision"], p["path"]):
                 return resolve(repo_type, p["namespace"], p["name"], p["revision"], p["path"], request, hub, actor, ref)

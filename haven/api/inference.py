@@ -12,6 +12,7 @@ import importlib.util
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -44,6 +45,15 @@ def missing_extra() -> str | None:
         gone = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
         _extra.append(f"{', '.join(gone)} not installed" if gone else None)
     return _extra[0]
+
+
+@dataclass(frozen=True)
+class _Access:
+    """A served model as the permission rules see it."""
+
+    id: int
+    owner_id: int
+    private: bool
 
 
 def _state(request: Request) -> Any:
@@ -115,7 +125,7 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
     cache = lookup_cache(request)
     hit = cache.get(key) if actor is not None else None
     # A gated model's gate asks the database for callers without a role: that answer is the threadpool's.
-    if hit is not None and actor is not None and (not hit[0].gated or actor.role_in(hit[0].owner_id) > 0):
+    if hit is not None and actor is not None and (not hit[0].gated or actor.has_role_on(hit[0])):
         ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])
         commit = resolve_rev(ref, revision)
         check_gate(hub, ref, actor)
@@ -156,6 +166,7 @@ def _pick(hub: Hub, ref: RepoRef, snap: Snapshot, repo: str, requested: str | No
         allow_pickle=hub.settings.inference_allow_pickle,
         weight_bytes=snap.weight_bytes,
         owner_id=ref.row.owner_id,
+        repo_id=ref.row.id,
         private=ref.row.private,
     )
 
@@ -486,5 +497,7 @@ async def stats(request: Request) -> Response:
     if pool is None:
         return JSON({"started": False, "available": missing_extra() is None, "models": {}})
     actor = await run_in_threadpool(get_actor, request)
-    report = pool.report(lambda owner_id, private: can(actor, Permission.READ, owner_id=owner_id, private=private))
+    report = pool.report(
+        lambda repo_id, owner_id, private: can(actor, Permission.READ, _Access(repo_id, owner_id, private))
+    )
     return JSON({"started": True, "available": True, **report})

@@ -47,8 +47,10 @@ async def batch(repo_type: str, namespace: str, name: str, request: Request, hub
         raise BadRequest("Body must be an LFS batch request with 'operation' and 'objects'") from None
     if len(objects) > MAX_BATCH:
         raise PayloadTooLarge(f"At most {MAX_BATCH} objects per batch")
-    perm = Permission.WRITE if operation == "upload" and not _for_pull_request(body, actor) else Permission.READ
-    if actor.anonymous and perm is Permission.WRITE:
+    perm = Permission.READ
+    if operation == "upload":
+        perm = Permission.CONTRIBUTE if _for_pull_request(body, actor) else Permission.WRITE
+    if actor.anonymous and perm is not Permission.READ:
         raise Unauthorized("Authentication required to upload", headers={"LFS-Authenticate": 'Basic realm="Haven"'})
     try:
         ref = await run_in_threadpool(lookup, hub, actor, repo_type, namespace, name, perm)
@@ -156,12 +158,11 @@ def _all_actions(
 
 
 def _for_pull_request(body: dict[str, Any], actor: Any) -> bool:
-    """Uploads that name a pull request's ref (refs/pr/N) need only read access, as commits to pull requests
-    do. A batch without a ref still needs write access: it may be for any branch."""
+    """Uploads that name a pull request's ref (refs/pr/N) need only the right to contribute, as commits to
+    pull requests do. A batch without a ref still needs write access: it may be for any branch."""
     ref = body.get("ref")
     name = ref.get("name") if isinstance(ref, dict) else None
-    signed_in = not actor.anonymous and actor.token_role == "write"
-    return signed_in and isinstance(name, str) and name.startswith("refs/pr/")
+    return not actor.anonymous and isinstance(name, str) and name.startswith("refs/pr/")
 
 
 def _valid_object(obj: dict[str, Any]) -> bool:

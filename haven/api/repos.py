@@ -12,6 +12,7 @@ from haven.api.common import full_id, lookup, repo_url, resolve_rev, truthy
 from haven.api.deps import ActorDep, HubDep
 from haven.api.format import iso, repo_summary
 from haven.api.responses import JSON
+from haven.auth import tokens
 from haven.auth.models import Account, Membership
 from haven.auth.permissions import Actor, Permission
 from haven.errors import BadRequest, NotFound, Unauthorized
@@ -52,6 +53,9 @@ def whoami(hub: HubDep, actor: ActorDep) -> JSON:
             .join(Membership, Membership.org_id == Account.id)
             .where(Membership.user_id == user.id)
         ).all()
+        access_token: dict[str, Any] = {"displayName": actor.token_name, "role": actor.token_role}
+        if actor.scope is not None:
+            access_token["fineGrained"] = tokens.describe_scope(session, actor.scope)
     return JSON(
         {
             "type": "user",
@@ -66,7 +70,7 @@ def whoami(hub: HubDep, actor: ActorDep) -> JSON:
             "orgs": [{"type": "org", "name": o.name, "fullname": o.name, "roleInOrg": o.role} for o in orgs],
             "auth": {
                 "type": "access_token",
-                "accessToken": {"displayName": actor.token_name, "role": actor.token_role},
+                "accessToken": access_token,
             },
         }
     )
@@ -323,7 +327,8 @@ def _owned_repositories(hub: Hub, actor: Actor, namespace: str | None) -> JSON:
         owner = session.scalar(select(Account).where(Account.name == namespace))
         if owner is None or actor.role_in(owner.id) == 0:
             raise NotFound(f"No organisation named {namespace!r}")
-        rows = session.scalars(select(Repo).where(Repo.owner_id == owner.id).order_by(Repo.last_modified.desc()))
+        mine = select(Repo).where(Repo.owner_id == owner.id, visible(actor))  # a scoped token sees its scope
+        rows = session.scalars(mine.order_by(Repo.last_modified.desc()))
         return JSON(
             [
                 {

@@ -74,8 +74,8 @@ async def preupload(
         raise BadRequest("Body must be JSON with a 'files' list") from None
     if len(files) > MAX_PREUPLOAD_FILES:
         raise PayloadTooLarge(f"At most {MAX_PREUPLOAD_FILES} files per preupload call")
-    # Pull requests take commits from readers: what goes through LFS is no secret from them.
-    perm = Permission.READ if _create_pr(request) or pulls.pr_number(revision) else Permission.WRITE
+    # Pull requests take commits from contributors (anyone signed in, on a public repository).
+    perm = Permission.CONTRIBUTE if _create_pr(request) or pulls.pr_number(revision) else Permission.WRITE
     result = await run_in_threadpool(_preupload, hub, actor, repo_type, namespace, name, revision, files, perm)
     return JSON({"files": result, "commitOid": None})
 

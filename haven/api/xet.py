@@ -24,7 +24,6 @@ from haven.auth.permissions import Permission
 from haven.cas import service as cas
 from haven.cas import tokens
 from haven.cas.layout import ChunkLayout, FileTerm
-from haven.discussions.service import require_participant
 from haven.errors import BadRequest, Forbidden, HavenError, NotFound, RangeNotSatisfiable
 from haven.hub import Hub
 from haven.storage.s3 import S3BlobStore
@@ -76,9 +75,7 @@ def xet_write_token(
     Uploads for pull requests (create_pr, whose revision is the literal `None`, or refs/pr/N) need only
     read access, as the commits that follow them do."""
     for_pr = request.query_params.get("create_pr") in ("1", "true") or revision.startswith("refs/pr/")
-    ref = lookup(hub, actor, repo_type, namespace, name, Permission.READ if for_pr else Permission.WRITE)
-    if for_pr:
-        require_participant(actor)
+    ref = lookup(hub, actor, repo_type, namespace, name, Permission.CONTRIBUTE if for_pr else Permission.WRITE)
     return _token_response(request, hub, ref.row.id, "write")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db.base import Base, utcnow
@@ -31,7 +31,7 @@ class Membership(Base):
 
     org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(8))  # read | write | admin
+    role: Mapped[str] = mapped_column(String(16))  # read | contributor | write | admin
 
 
 class Token(Base):
@@ -40,7 +40,9 @@ class Token(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(96))
-    role: Mapped[str] = mapped_column(String(8))  # read | write
+    role: Mapped[str] = mapped_column(String(16))  # read | write | fineGrained
+    scopes: Mapped[dict | None] = mapped_column(JSON, default=None)  # fineGrained: TokenScope.to_json()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)

@@ -7,19 +7,25 @@ import hmac
 import secrets
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from haven.audit import service as audit
 from haven.auth.models import ORG, USER, Account, Membership, Token
-from haven.auth.permissions import ANONYMOUS, Actor
+from haven.auth.permissions import ANONYMOUS, ROLE_RANK, ROLES, Actor
+from haven.auth.scopes import TokenScope
 from haven.db import Database, utcnow
-from haven.errors import BadRequest, Conflict, InvalidToken, NotFound
+from haven.errors import BadRequest, Conflict, InvalidToken, NotFound, TokenExpired
 from haven.names import check_namespace
+from haven.orgs.models import ResourceGroup, ResourceGroupMember, ResourceGroupRepo
+from haven.repos.models import Repo
 
 TOKEN_PREFIX = "hv_"
-ROLES = ("read", "write", "admin")
+FINE_GRAINED = "fineGrained"
+TOUCH_EVERY = 60.0  # seconds between two writes of one token's last_used_at
 
 
 def hash_token(token: str) -> str:
@@ -93,16 +99,44 @@ def set_member(session: Session, org_name: str, user_name: str, role: str, *, by
         audit.record(session, "org.member_set", actor=by, target=f"{org.name}/{user.name}", role=role, before=before)
 
 
-def create_token(session: Session, user_name: str, name: str = "default", role: str = "write") -> str:
-    """Issue a token; only its hash is stored, so the caller must show it now."""
-    if role not in ("read", "write"):
+def create_token(
+    session: Session,
+    user_name: str,
+    name: str = "default",
+    role: str = "write",
+    *,
+    scope: TokenScope | None = None,
+    expires_at: datetime | None = None,
+    by: Actor | None = None,
+) -> str:
+    """Issue a token; only its hash is stored, so the caller must show it now. A `scope` makes it
+    fine-grained (role fineGrained), whatever `role` says."""
+    if scope is None and role not in ("read", "write"):
         raise BadRequest("token role must be read or write")
+    if expires_at is not None and expires_at <= utcnow():
+        raise BadRequest("A token's expiry must be in the future")
     user = _user(session, user_name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(30)
-    session.add(Token(user_id=user.id, name=name, role=role, token_hash=hash_token(token)))
-    audit.record(
-        session, "token.create", actor_name=user.name, actor_id=user.id, target=user.name, token=name, role=role
+    role = FINE_GRAINED if scope is not None else role
+    session.add(
+        Token(
+            user_id=user.id,
+            name=name,
+            role=role,
+            token_hash=hash_token(token),
+            scopes=scope.to_json() if scope is not None else None,
+            expires_at=expires_at,
+        )
     )
+    detail: dict[str, object] = {"token": name, "role": role}
+    if scope is not None:
+        detail["scopes"] = scope.to_json()
+    if expires_at is not None:
+        detail["expires_at"] = expires_at.isoformat()
+    if by is not None and by.user_id != user.id:
+        audit.record(session, "token.create", actor=by, target=user.name, **detail)
+    else:
+        audit.record(session, "token.create", actor_name=user.name, actor_id=user.id, target=user.name, **detail)
     return token
 
 
@@ -115,9 +149,12 @@ def revoke_token(session: Session, token: str) -> bool:
     return True
 
 
-def _audit_revoke(session: Session, row: Token) -> None:
+def _audit_revoke(session: Session, row: Token, by: Actor | None = None) -> None:
     owner = session.get(Account, row.user_id)
     name = owner.name if owner is not None else None
+    if by is not None and by.user_id != row.user_id:
+        audit.record(session, "token.revoke", actor=by, target=name or "", token=row.name)
+        return
     audit.record(session, "token.revoke", actor_name=name, actor_id=row.user_id, target=name or "", token=row.name)
 
 
@@ -128,7 +165,9 @@ def _user(session: Session, name: str) -> Account:
     return user
 
 
-def load_actor(session: Session, user: Account, token_role: str, token_name: str | None) -> Actor:
+def load_actor(
+    session: Session, user: Account, token_role: str, token_name: str | None, scope: TokenScope | None = None
+) -> Actor:
     rows = session.execute(
         select(Membership.org_id, Membership.role, Account.name)
         .join(Account, Account.id == Membership.org_id)
@@ -142,22 +181,55 @@ def load_actor(session: Session, user: Account, token_role: str, token_name: str
         token_name=token_name,
         org_roles={r.org_id: r.role for r in rows},
         org_names={r.org_id: r.name for r in rows},
+        repo_roles=group_roles(session, user.id),
+        scope=scope,
     )
 
 
+def group_roles(session: Session, user_id: int) -> dict[int, str]:
+    """Repository id -> the highest role the user's resource groups give there. Only repositories the
+    group's organisation still owns count (a repository moved away leaves the group's reach)."""
+    rows = session.execute(
+        select(ResourceGroupRepo.repo_id, ResourceGroupMember.role)
+        .join(ResourceGroupMember, ResourceGroupMember.group_id == ResourceGroupRepo.group_id)
+        .join(ResourceGroup, ResourceGroup.id == ResourceGroupRepo.group_id)
+        .join(Repo, Repo.id == ResourceGroupRepo.repo_id)
+        .where(ResourceGroupMember.user_id == user_id, Repo.owner_id == ResourceGroup.org_id)
+    ).all()
+    roles: dict[int, str] = {}
+    for repo_id, role in rows:
+        if ROLE_RANK.get(role, 0) > ROLE_RANK.get(roles.get(repo_id, ""), 0):
+            roles[repo_id] = role
+    return roles
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    actor: Actor
+    token_id: int
+    expires_at: datetime | None
+
+
 class Authenticator:
-    """Resolves bearer tokens to Actors, caching briefly: a revoked token stops working within `ttl`."""
+    """Resolves bearer tokens to Actors, caching briefly: a revoked token stops working within `ttl`.
+
+    It also keeps tokens' `last_used_at`, writing it at most once per TOUCH_EVERY seconds per token
+    (per process), never once per request."""
 
     def __init__(self, db: Database, ttl: float = 2.0) -> None:
         self.db = db
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, Actor]] = {}
+        self._cache: dict[str, tuple[float, _Resolved]] = {}
+        self._touched: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def cached(self, token: str) -> Actor | None:
         """The Actor for `token` if the cache answers without the database (safe on the event loop)."""
         hit = self._cache.get(hash_token(token))
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        _check_expiry(hit[1].expires_at)
+        return hit[1].actor
 
     def from_token(self, token: str) -> Actor:
         key = hash_token(token)
@@ -165,15 +237,28 @@ class Authenticator:
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
-        actor = self._lookup(key)
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now + self.ttl, actor)
-        return actor
+            resolved = hit[1]
+        else:
+            resolved = self._lookup(key)
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (now + self.ttl, resolved)
+        _check_expiry(resolved.expires_at)
+        self._touch(resolved.token_id, now)
+        return resolved.actor
 
-    def _lookup(self, token_hash: str) -> Actor:
+    def _touch(self, token_id: int, now: float) -> None:
+        with self._lock:
+            if now - self._touched.get(token_id, -TOUCH_EVERY) < TOUCH_EVERY:
+                return
+            if len(self._touched) > 10_000:
+                self._touched.clear()
+            self._touched[token_id] = now
+        with self.db.write() as session:
+            session.execute(update(Token).where(Token.id == token_id).values(last_used_at=utcnow()))
+
+    def _lookup(self, token_hash: str) -> _Resolved:
         with self.db.read() as session:
             row = session.execute(
                 select(Token, Account)
@@ -183,7 +268,14 @@ class Authenticator:
             if row is None:
                 raise InvalidToken()
             token, user = row
-            return load_actor(session, user, token.role, token.name)
+            scope = TokenScope.from_json(token.scopes) if token.scopes is not None else None
+            actor = load_actor(session, user, token.role, token.name, scope)
+            return _Resolved(actor, token.id, token.expires_at)
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= utcnow():
+        raise TokenExpired(expires_at.replace(microsecond=0).isoformat() + "Z")
 
 
 def list_tokens(session: Session, user_id: int) -> list[Token]:

@@ -86,7 +86,7 @@ def org_create(
 def org_add_member(
     org: str,
     user: str,
-    role: Annotated[str, typer.Option(help="read, write or admin.")] = "read",
+    role: Annotated[str, typer.Option(help="read, contributor, write or admin.")] = "read",
     data_dir: DataDir = None,
 ) -> None:
     """Add a user to an organisation (or change their role)."""
@@ -102,15 +102,27 @@ def org_add_member(
 def token_create(
     user: str,
     name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "cli",
-    role: Annotated[str, typer.Option(help="read or write.")] = "write",
+    role: Annotated[str, typer.Option(help="read or write (a token with --scope is fine-grained).")] = "write",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Make it fine-grained: KIND:NAME=PERMISSION[,...] with KIND model, dataset, space, user or org "
+            "(or global=PERMISSION,...); repeat for more. Permissions: repo.content.read, repo.write, "
+            "discussion.write, repo.manage, org.write."
+        ),
+    ] = None,
+    expires: Annotated[str | None, typer.Option(help="Lifetime (30d, 12h, 2w, 1y) or an ISO date (UTC).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create an access token; prints only the token."""
-    from haven.auth import service
+    from haven.auth import service, tokens
+    from haven.auth.scopes import parse_scope
 
     hub = _hub(data_dir)
     with _errors(), hub.db.write() as session:
-        token = service.create_token(session, user, name, role)
+        fine = tokens.resolve_scope(session, [parse_scope(s) for s in scope]) if scope else None
+        expires_at = tokens.parse_expiry(expires)
+        token = service.create_token(session, user, name, role, scope=fine, expires_at=expires_at)
     typer.echo(token)
 
 
@@ -168,6 +180,12 @@ class _errors:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1)
         return False
+
+
+from haven.cli import teams  # noqa: E402 (it uses the helpers above)
+
+org_app.add_typer(teams.group_app, name="group")
+token_app.command("list")(teams.token_list)
 
 
 def main() -> None:

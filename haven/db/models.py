@@ -7,6 +7,7 @@ from haven.discussions.models import Discussion, DiscussionEvent
 from haven.gating.models import AccessRequest
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
+from haven.orgs.models import ResourceGroup, ResourceGroupMember, ResourceGroupRepo
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 from haven.scanning.models import FileScan, RepoScan
 from haven.viewer.models import DatasetViewer
@@ -29,6 +30,9 @@ __all__ = [
     "RepoMetadata",
     "RepoScan",
     "RepoTag",
+    "ResourceGroup",
+    "ResourceGroupMember",
+    "ResourceGroupRepo",
     "Token",
     "WebSession",
     "Webhook",

@@ -51,7 +51,7 @@ def create_pull_request(hub: Hub, actor: Actor, repo_type: str, full_id: str, ti
     """An empty (draft) pull request against main; commits to its branch open it."""
     with hub.db.read() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.READ)
-    require_participant(actor)
+    require_participant(actor, ref)
     with repo_lock(ref.path):
         target = branch_ref(ref.git, "main")
         head = ref.git.ref(target)
@@ -72,7 +72,7 @@ def commit_as_pull_request(
     """create_commit(create_pr=True): a new pull request against `revision` whose branch holds the commit
     (built on `parent_commit` when given). Returns the commit, the repository and the PR number."""
     ref, linked = prepare(hub, actor, repo_type, full_id, req, Permission.READ)
-    require_participant(actor)
+    require_participant(actor, ref)
     with repo_lock(ref.path):
         target = branch_ref(ref.git, revision)
         if not target.startswith("refs/heads/"):
@@ -109,7 +109,7 @@ def commit_to_pull_request(
 ) -> tuple[str, RepoRef]:
     """A commit on an open pull request's branch (anyone who may take part; see require_participant)."""
     ref, linked = prepare(hub, actor, repo_type, full_id, req, Permission.READ)
-    require_participant(actor)
+    require_participant(actor, ref)
     name = pr_ref(num)
     with repo_lock(ref.path):
         head = ref.git.ref(name)
@@ -140,7 +140,7 @@ def merge_pull_request(
     Conflicting paths are a 409 and nothing changes."""
     with hub.db.read() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.WRITE)
-    require_participant(actor)
+    require_participant(actor, ref)
     with repo_lock(ref.path):
         with hub.db.read() as session:
             d = get_row(session, ref.row.id, num)

@@ -25,7 +25,7 @@ from haven.discussions.models import CLOSED, DRAFT, MERGED, OPEN, Discussion, Di
 from haven.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from haven.hub import Hub
 from haven.repos.models import Repo
-from haven.repos.service import RepoRef, find_repo
+from haven.repos.service import RepoRef, find_repo, refusal
 from haven.webhooks import events as hooks
 
 T = TypeVar("T")
@@ -71,16 +71,18 @@ def open_repo(hub: Hub, session: Session, actor: Actor, repo_type: str, full_id:
     return find_repo(hub, session, actor, repo_type, full_id, Permission.READ)
 
 
-def require_participant(actor: Actor) -> None:
-    """Taking part needs an account and a credential allowed to write (a read token only reads)."""
+def require_participant(actor: Actor, ref: RepoRef) -> None:
+    """Taking part (opening, commenting, pushing to a pull request) needs an account, a role of at least
+    contributor on a private repository, and a credential allowed to (not a read token; a fine-grained
+    one with discussion.write or repo.write there)."""
     if actor.anonymous:
         raise Unauthorized("You must be authenticated to take part in discussions")
-    if actor.token_role != "write":
-        raise Forbidden("Your token is read-only: it cannot open or change discussions")
+    if not can(actor, Permission.CONTRIBUTE, ref.row):
+        raise Forbidden(refusal(actor, Permission.CONTRIBUTE, ref.row))
 
 
 def is_writer(actor: Actor, ref: RepoRef) -> bool:
-    return can(actor, Permission.WRITE, owner_id=ref.row.owner_id, private=ref.row.private)
+    return can(actor, Permission.WRITE, ref.row)
 
 
 def may_moderate(actor: Actor, ref: RepoRef, d: Discussion) -> bool:
@@ -259,7 +261,7 @@ def create_discussion(hub: Hub, actor: Actor, repo_type: str, full_id: str, titl
     def attempt() -> int:
         with hub.db.write() as session:
             ref = open_repo(hub, session, actor, repo_type, full_id)
-            require_participant(actor)
+            require_participant(actor, ref)
             d = new_discussion(session, ref, actor, title, description, pr=False)
             announce_opening(hub, session, d)
             return d.num
@@ -271,7 +273,7 @@ def comment(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int, text
     check_text(text)
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num)
         event = add_event(session, d, actor, "comment", {"history": []}, content=text)
         hooks.emit_discussion(session, hub.settings, d, "create", hooks.COMMENT, event)
@@ -303,7 +305,7 @@ def edit_comment(
     check_text(content)
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num)
         e = _comment_row(session, d, event_id)
         if e.author_id != actor.user_id:
@@ -322,7 +324,7 @@ def hide_comment(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int,
     """Hide a comment for good (repository writers): its text and history are erased, not just masked."""
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         if not is_writer(actor, ref):
             raise Forbidden("Only repository writers can hide comments")
         d = get_row(session, ref.row.id, num)
@@ -338,7 +340,7 @@ def rename(hub: Hub, actor: Actor, repo_type: str, full_id: str, num: int, title
     title = check_title(title)
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num)
         if not may_moderate(actor, ref, d):
             raise Forbidden("Only the author or a repository writer can rename this discussion")
@@ -356,7 +358,7 @@ def change_status(
         raise BadRequest("status must be 'open' or 'closed'")
     with hub.db.write() as session:
         ref = open_repo(hub, session, actor, repo_type, full_id)
-        require_participant(actor)
+        require_participant(actor, ref)
         d = get_row(session, ref.row.id, num, lock=True)
         if not may_moderate(actor, ref, d):
             raise Forbidden("Only the author or a repository writer can change the status of this discussion")

@@ -19,12 +19,12 @@ from haven.audit import service as audit
 from haven.auth.models import Account
 from haven.auth.permissions import Actor, Permission
 from haven.db import utcnow
-from haven.errors import BadRequest, GatedRepo, NotFound, Unauthorized
+from haven.errors import BadRequest, Forbidden, GatedRepo, NotFound, Unauthorized
 from haven.gating import form
 from haven.gating.models import ACCEPTED, PENDING, REJECTED, STATUSES, AccessRequest
 from haven.hub import Hub
 from haven.repos.models import Repo
-from haven.repos.service import RepoRef, find_repo, web_path
+from haven.repos.service import RepoRef, find_repo, refusal, web_path
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class MyRequest:
 
 def has_access(hub: Hub, row: Repo, actor: Actor) -> bool:
     """Whether `actor` may read the files of the repository `row` (always, unless it is gated)."""
-    if not row.gated or actor.role_in(row.owner_id) > 0:
+    if not row.gated or actor.has_role_on(row):
         return True
     if actor.anonymous:
         return False
@@ -79,6 +79,8 @@ def request_access(hub: Hub, actor: Actor, repo_type: str, full_id: str, answers
         raise Unauthorized("You must be signed in to ask for access")
     with hub.db.write() as session:
         row = find_repo(hub, session, actor, repo_type, full_id, Permission.READ).row
+        if not actor.token_allows(Permission.CONTRIBUTE, row):  # asking is a write: not with a read token
+            raise Forbidden(refusal(actor, Permission.CONTRIBUTE, row))
         _require_gated(row)
         existing = _request_of(session, row.id, actor.user_id)
         if existing is not None:

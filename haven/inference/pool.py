@@ -50,7 +50,8 @@ class ModelSpec:
     sentence_transformers: bool
     allow_pickle: bool
     weight_bytes: int
-    owner_id: int = 0  # with `private`: who may see this model's numbers in the stats
+    owner_id: int = 0  # with `repo_id` and `private`: who may see this model's numbers in the stats
+    repo_id: int = 0
     private: bool = False
 
     @property
@@ -186,7 +187,7 @@ class Stats:
 
     def record(self, spec: ModelSpec, task: str, status: int, seconds: float) -> None:
         m = self.models.setdefault(spec.repo, {"requests": 0, "errors": 0, "tasks": {}, "latency": deque(maxlen=1000)})
-        m["access"] = (spec.owner_id, spec.private)
+        m["access"] = (spec.repo_id, spec.owner_id, spec.private)
         m["requests"] += 1
         m["tasks"][task] = m["tasks"].get(task, 0) + 1
         if status >= 400:
@@ -194,7 +195,7 @@ class Stats:
         else:
             m["latency"].append(seconds)
 
-    def report(self, visible: Callable[[int, bool], bool]) -> dict[str, Any]:
+    def report(self, visible: Callable[[int, int, bool], bool]) -> dict[str, Any]:
         out = {}
         for repo, m in self.models.items():
             if not visible(*m["access"]):
@@ -414,8 +415,8 @@ class Pool:
             req.worker.inflight.pop(req.id, None)
             req.worker.send("cancel", req.id)
 
-    def report(self, visible: Callable[[int, bool], bool]) -> dict[str, Any]:
-        """The numbers /api/inference/stats shows; per-model ones only where `visible(owner_id, private)`."""
+    def report(self, visible: Callable[[int, int, bool], bool]) -> dict[str, Any]:
+        """The numbers /api/inference/stats shows; per-model ones only where `visible(repo_id, owner_id, private)`."""
         return {
             "queue": {"active": self.active, "limit": self.settings.inference_queue_size},
             "batching": {

@@ -52,13 +52,22 @@ CHUNK = 250  # rows per round trip while walking with search terms
 
 
 def visible(actor: Actor) -> ColumnElement[bool]:
-    """Rows `actor` may see: public ones, plus private ones of accounts they belong to (all, for admins)."""
-    if actor.is_admin:
-        return true()
+    """Rows `actor` may see: public ones, plus private ones of accounts they belong to or that a resource
+    group gives them (all, for admins); a fine-grained token sees only the private ones in its scope."""
     if actor.anonymous:
         return Repo.private == false()
-    owners = [actor.user_id, *actor.org_roles]
-    return or_(Repo.private == false(), Repo.owner_id.in_(owners))
+    private: list[ColumnElement[bool]] = []
+    if actor.is_admin:
+        private.append(true())
+    else:
+        private.append(Repo.owner_id.in_([actor.user_id, *actor.org_roles]))
+        if actor.repo_roles:
+            private.append(Repo.id.in_(list(actor.repo_roles)))
+    seen = or_(*private)
+    scope = actor.scope
+    if scope is not None and not scope.reads_everywhere():
+        seen = and_(seen, or_(Repo.id.in_(scope.readable_repo_ids()), Repo.owner_id.in_(scope.readable_owner_ids())))
+    return or_(Repo.private == false(), seen)
 
 
 @dataclass
@@ -284,7 +293,7 @@ def count_tags(session: Session, actor: Actor, q: Query, top: int = 100) -> TagC
     repositories (the first in the query's order) are counted; results are kept FACET_TTL seconds."""
     key = (
         q.repo_type, tuple(q.search), q.author, tuple(sorted(q.tags)), q.sort, q.gated, top,
-        actor.is_admin, actor.user_id, tuple(sorted(actor.org_roles)),
+        actor.visibility_key(),
     )  # fmt: skip
     now = time.monotonic()
     hit = _facet_cache.get(key)

@@ -53,17 +53,30 @@ def find_repo(hub: Hub, session: Session, actor: Actor, repo_type: str, full_id:
     """The repository, if `actor` may see it; RepoNotFound otherwise (private repos never leak),
     Forbidden if they may see it but lack `perm`."""
     row = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.full_id == full_id))
-    if row is None or not can(actor, Permission.READ, owner_id=row.owner_id, private=row.private):
+    if row is None or not can(actor, Permission.READ, row):
         raise RepoNotFound(f"Repository not found: {web_path(repo_type, full_id)}")
-    if perm is not Permission.READ and not can(actor, perm, owner_id=row.owner_id, private=row.private):
-        if actor.anonymous:
-            raise Forbidden("You must be authenticated to write to this repository")
-        raise Forbidden(
-            f"You don't have the rights to {'write to' if perm is Permission.WRITE else 'administer'} "
-            f"{web_path(repo_type, full_id)}" + (" (your token is read-only)" if actor.token_role != "write" else "")
-        )
+    if perm is not Permission.READ and not can(actor, perm, row):
+        raise Forbidden(refusal(actor, perm, row))
     path = hub.repo_path(row.storage_key)
     return RepoRef(row, open_repo(path), path)
+
+
+ACTIONS = {
+    Permission.CONTRIBUTE: "open discussions or pull requests on",
+    Permission.WRITE: "write to",
+    Permission.ADMIN: "administer",
+}
+
+
+def refusal(actor: Actor, perm: Permission, row: Repo) -> str:
+    """Why `actor` may see `row` but not do `perm` to it, in words that say what to change."""
+    if actor.anonymous:
+        return "You must be authenticated to write to this repository"
+    where = web_path(row.type, row.full_id)
+    if not actor.token_allows(perm, row):
+        why = "your token is read-only" if actor.scope is None else "it is outside your fine-grained token's scope"
+        return f"You don't have the rights to {ACTIONS[perm]} {where} ({why})"
+    return f"You don't have the rights to {ACTIONS[perm]} {where}"
 
 
 def create_repo(
@@ -89,7 +102,7 @@ def create_repo(
         # (a read token): create_repo(exist_ok=True) then works, where the client's 403 fallback cannot
         # build a URL for a non-huggingface.co endpoint.
         existing = session.scalar(select(Repo).where(Repo.type == repo_type, Repo.full_id == full_id))
-        if existing is not None and can(actor, Permission.READ, owner_id=existing.owner_id, private=existing.private):
+        if existing is not None and can(actor, Permission.READ, existing):
             raise Conflict("You already created this repo", url_path=web_path(repo_type, full_id))
         owner = session.scalar(select(Account).where(Account.name == namespace))
         if owner is None or not can_create_in(actor, owner.id):
@@ -198,6 +211,8 @@ def set_like(hub: Hub, actor: Actor, repo_type: str, full_id: str, liked: bool) 
         raise Forbidden("You must be authenticated to like a repository")
     with hub.db.write() as session:
         row = find_repo(hub, session, actor, repo_type, full_id, Permission.READ).row
+        if not actor.token_allows(Permission.CONTRIBUTE, row):  # a like is a write: not with a read token
+            raise Forbidden(refusal(actor, Permission.CONTRIBUTE, row))
         existing = session.get(Like, (actor.user_id, row.id))
         if liked and existing is None:
             session.add(Like(user_id=actor.user_id, repo_id=row.id))

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from haven.web import accounts, audit, community, files, gating, history, pages, repo, viewer
+from haven.web import accounts, audit, community, files, gating, history, pages, repo, teams, viewer
 from haven.web.core import HERE, RESERVED_PREFIXES, WebDep, error_page, web_router
 
 tail = web_router()
@@ -25,7 +25,7 @@ def profile(web: WebDep, account: str) -> Response:
 def install(app: FastAPI) -> None:
     """Add the web routes and static files after everything already routed, and HTML 404s for browsers."""
     # Literal paths (/models, /login, /new, ...) before the repository patterns, and /{account} last.
-    for module in (pages, accounts, audit, gating, repo, files, history, community, viewer):
+    for module in (pages, accounts, teams, audit, gating, repo, files, history, community, viewer):
         app.include_router(module.router)
     app.include_router(tail)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -9,7 +9,10 @@ from starlette.responses import Response
 
 from haven.audit import service as audit
 from haven.auth import service, sessions
+from haven.auth import tokens as token_rules
 from haven.auth.models import ORG, Account, Membership
+from haven.auth.scopes import PERMISSIONS, parse_scope
+from haven.db import utcnow
 from haven.errors import BadRequest, Forbidden, HavenError, NotFound
 from haven.web.core import (
     ANON_CSRF_COOKIE,
@@ -119,11 +122,15 @@ async def signup(web: WebDep) -> Response:
 # --- access tokens -------------------------------------------------------------------------------------------
 
 
-def _tokens_page(web: Web, new_token: str | None = None) -> Response:
+def _tokens_page(web: Web, new_token: str | None = None, error: str | None = None) -> Response:
     actor = web.require_login()
     with web.hub.db.read() as session:
-        tokens = service.list_tokens(session, actor.user_id or 0)
-    return render(web, "tokens.html", tokens=tokens, new_token=new_token)
+        tokens = [
+            (t, token_rules.scope_lines(session, t.scopes)) for t in service.list_tokens(session, actor.user_id or 0)
+        ]
+    return render(
+        web, "tokens.html", tokens=tokens, new_token=new_token, permissions=PERMISSIONS, now=utcnow(), error=error
+    )
 
 
 @router.get("/settings/tokens")
@@ -140,12 +147,22 @@ async def tokens_post(web: WebDep) -> Response:
     if action == "create":
         name = field_str(form, "name").strip()[:96] or "web"
         role = field_str(form, "role", "read")
+        scope_text = field_str(form, "scopes")
+        expiry = field_str(form, "expires")
 
         def create() -> str:
+            expires_at = token_rules.parse_expiry(expiry)
             with web.hub.db.write() as session:
-                return service.create_token(session, actor.name or "", name, role)
+                scope = None
+                if role == "fineGrained":
+                    lines = [line for line in scope_text.splitlines() if line.strip()]
+                    scope = token_rules.resolve_scope(session, [parse_scope(line) for line in lines], actor)
+                return service.create_token(session, actor.name or "", name, role, scope=scope, expires_at=expires_at)
 
-        token = await in_thread(create)
+        try:
+            token = await in_thread(create)
+        except HavenError as e:
+            return await in_thread(_tokens_page, web, None, e.message)
         response = await in_thread(_tokens_page, web, token)
         return response
     if action == "revoke":

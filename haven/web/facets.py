@@ -18,7 +18,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from haven.auth.permissions import Actor
-from haven.repos.listing import Query, count_tags, tag_type
+from haven.repos.listing import Query, count_tags, tag_type, visible
 from haven.repos.models import Repo
 
 TOP = 12
@@ -32,9 +32,9 @@ TAG_FACETS = {"license": "license:", "dataset": "dataset:"}
 
 def _visibility_key(actor: Actor) -> tuple[Any, ...]:
     """Actors who see the same repositories share a key."""
-    if actor.is_admin:
+    if actor.is_admin and actor.scope is None:
         return ("admin",)
-    return (actor.user_id, tuple(sorted(actor.org_roles)))
+    return actor.visibility_key()
 
 
 def _fingerprint(session: Session, repo_types: tuple[str, ...]) -> tuple[Any, ...]:
@@ -80,17 +80,17 @@ def facet_counts(session: Session, actor: Actor, q: Query) -> tuple[dict[str, li
 
 def type_counts(session: Session, actor: Actor) -> dict[str, int]:
     """How many repositories of each type the actor may see: all rows (an index-only count), less the
-    private ones (a small partial index), plus the private ones of the actor's accounts."""
+    private ones (a small partial index), plus the private ones the actor may see."""
 
     def count() -> dict[str, int]:
         totals = dict(session.execute(select(Repo.type, func.count()).group_by(Repo.type)).all())
-        if actor.is_admin:
+        if actor.is_admin and actor.scope is None:
             return totals
-        owners = set() if actor.anonymous else {actor.user_id, *actor.org_roles}
-        private = select(Repo.type, Repo.owner_id, func.count()).where(Repo.private == true())
-        for repo_type, owner, n in session.execute(private.group_by(Repo.type, Repo.owner_id)):
-            if owner not in owners:
-                totals[repo_type] -= n
+        private = select(Repo.type, func.count()).where(Repo.private == true()).group_by(Repo.type)
+        for repo_type, n in session.execute(private):
+            totals[repo_type] -= n
+        for repo_type, n in session.execute(private.where(visible(actor))):
+            totals[repo_type] += n
         return totals
 
     return cached("types", session, actor, ("model", "dataset", "space"), count)

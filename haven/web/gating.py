@@ -38,7 +38,7 @@ def banner(web: Web, ref: RepoRef) -> dict[str, Any] | None:
 def requests_section(web: Web, ref: RepoRef) -> dict[str, Any] | None:
     """The settings page's lists of requests by status (for admins of a gated repository)."""
     row = ref.row
-    if not row.gated or not can(web.actor, Permission.WRITE, owner_id=row.owner_id, private=row.private):
+    if not row.gated or not can(web.actor, Permission.WRITE, row):
         return None
     return {s: service.list_requests(web.hub, web.actor, row.type, row.full_id, s) for s in STATUSES}
 

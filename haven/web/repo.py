@@ -56,8 +56,8 @@ def repo_context(web: Web, ref: RepoRef, tab: str, rev: str = "main") -> dict[st
         "branches": branches,
         "tags": tags,
         "liked": liked,
-        "can_write": can(web.actor, Permission.WRITE, owner_id=row.owner_id, private=row.private),
-        "can_admin": can(web.actor, Permission.ADMIN, owner_id=row.owner_id, private=row.private),
+        "can_write": can(web.actor, Permission.WRITE, row),
+        "can_admin": can(web.actor, Permission.ADMIN, row),
         "security": scanning.repo_status(web.hub, row.id, row.head_sha),
     }
 

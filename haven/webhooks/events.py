@@ -65,7 +65,7 @@ def _may_read(session: Session, hook: Webhook, repo: Repo) -> bool:
     if owner is None:
         return False
     actor = load_actor(session, owner, "read", None)
-    return can(actor, Permission.READ, owner_id=repo.owner_id, private=True)
+    return can(actor, Permission.READ, repo)
 
 
 def still_readable(session: Session, hook: Webhook, payload: dict[str, Any]) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from haven.audit import service as audit
 from haven.auth.permissions import Actor
 from haven.db import utcnow
-from haven.errors import BadRequest, NotFound, Unauthorized
+from haven.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from haven.hub import Hub
 from haven.webhooks.guard import check_target
 from haven.webhooks.models import Webhook, WebhookDelivery, WebhookWatch
@@ -35,9 +35,15 @@ class Spec:
     secret: str | None = None
 
 
-def _user(actor: Actor) -> int:
+def _user(actor: Actor, write: bool = False) -> int:
+    """The webhooks' owner. Changing them needs a write credential; fine-grained tokens hold no webhook
+    permission, so they neither read (secrets) nor change them."""
     if actor.anonymous or actor.user_id is None:
         raise Unauthorized("Invalid credentials in Authorization header")
+    if actor.fine_grained:
+        raise Forbidden("Fine-grained tokens cannot manage webhooks: use a write token")
+    if write and actor.token_role != "write":
+        raise Forbidden("Your token is read-only: it cannot change webhooks")
     return actor.user_id
 
 
@@ -56,8 +62,9 @@ def _check(hub: Hub, spec: Spec) -> None:
         raise BadRequest(f"The secret is longer than {MAX_SECRET} characters")
 
 
-def _own(session: Session, actor: Actor, public_id: str) -> Webhook:
-    row = session.scalar(select(Webhook).where(Webhook.public_id == public_id, Webhook.owner_id == _user(actor)))
+def _own(session: Session, actor: Actor, public_id: str, write: bool = False) -> Webhook:
+    owner = _user(actor, write)
+    row = session.scalar(select(Webhook).where(Webhook.public_id == public_id, Webhook.owner_id == owner))
     if row is None:
         raise NotFound(f"Webhook {public_id} not found")
     return row
@@ -84,7 +91,7 @@ def _set_watched(session: Session, row: Webhook, watched: list[dict[str, str]]) 
 
 def create_webhook(hub: Hub, actor: Actor, spec: Spec) -> dict[str, Any]:
     """Serves create_webhook: url and watched are required; domains default to all."""
-    owner = _user(actor)
+    owner = _user(actor, write=True)
     if spec.url is None or spec.watched is None:
         raise BadRequest("A webhook needs a url and watched items")
     _check(hub, spec)
@@ -123,7 +130,7 @@ def update_webhook(hub: Hub, actor: Actor, public_id: str, spec: Spec) -> dict[s
     """Serves update_webhook: the fields given replace the stored ones."""
     _check(hub, spec)
     with hub.db.write() as session:
-        row = _own(session, actor, public_id)
+        row = _own(session, actor, public_id, write=True)
         if spec.url is not None:
             row.url = spec.url
         if spec.domains is not None:
@@ -141,7 +148,7 @@ def update_webhook(hub: Hub, actor: Actor, public_id: str, spec: Spec) -> dict[s
 def set_disabled(hub: Hub, actor: Actor, public_id: str, disabled: bool) -> dict[str, Any]:
     """Serves enable_webhook / disable_webhook."""
     with hub.db.write() as session:
-        row = _own(session, actor, public_id)
+        row = _own(session, actor, public_id, write=True)
         if disabled is False and row.disabled:
             check_target(row.url, hub.settings.webhooks_allow_private)  # the rules may have changed since
         row.disabled, row.updated_at = disabled, utcnow()
@@ -152,7 +159,7 @@ def set_disabled(hub: Hub, actor: Actor, public_id: str, disabled: bool) -> dict
 
 def delete_webhook(hub: Hub, actor: Actor, public_id: str) -> None:
     with hub.db.write() as session:
-        row = _own(session, actor, public_id)
+        row = _own(session, actor, public_id, write=True)
         audit.record(session, "webhook.delete", actor=actor, target=row.public_id, url=row.url)
         session.delete(row)
 

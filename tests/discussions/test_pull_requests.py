@@ -141,14 +141,17 @@ def test_closed_and_merged_prs_refuse_new_commits(hub: Hub, repo_id: str) -> Non
     assert _status(exc) == 400
 
 
-def test_readers_open_prs_on_private_repos_outsiders_see_nothing(hub: Hub, repo_name: str) -> None:
-    alice, carol, bob = hub.api("alice"), hub.api("carol"), hub.api("bob")
+def test_contributors_open_prs_on_private_repos_readers_cannot_outsiders_see_nothing(hub: Hub, repo_name: str) -> None:
+    alice, carol, erin, bob = hub.api("alice"), hub.api("carol"), hub.api("erin"), hub.api("bob")
     repo_id = f"acme/{repo_name}"
     alice.create_repo(repo_id, private=True)
-    pr = carol.create_commit(repo_id, _add("fix.txt", b"fix"), commit_message="fix", create_pr=True)  # acme reader
-    assert alice.get_discussion_details(repo_id, pr.pr_num).author == "carol"
+    pr = erin.create_commit(repo_id, _add("fix.txt", b"fix"), commit_message="fix", create_pr=True)  # contributor
+    assert alice.get_discussion_details(repo_id, pr.pr_num).author == "erin"
     with pytest.raises(HfHubHTTPError) as exc:
-        carol.create_commit(repo_id, _add("direct.txt", b"no"), commit_message="direct")  # not to main
+        erin.create_commit(repo_id, _add("direct.txt", b"no"), commit_message="direct")  # not to main
+    assert _status(exc) == 403
+    with pytest.raises(HfHubHTTPError) as exc:  # an acme reader reads, but does not contribute
+        carol.create_commit(repo_id, _add("r.txt", b"r"), commit_message="reader", create_pr=True)
     assert _status(exc) == 403
     with pytest.raises(RepositoryNotFoundError):
         bob.create_commit(repo_id, _add("x.txt", b"x"), commit_message="x", create_pr=True)

@@ -1,0 +1,1 @@
+"""Organisations' resource groups: named sets of repositories with members and a role each."""
