@@ -172,3 +172,8 @@ class _errors:
 
 def main() -> None:
     app()
+
+
+from haven.cli import recovery as _recovery  # noqa: E402  (its commands use the helpers above)
+
+_recovery.register(app)
