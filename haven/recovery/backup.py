@@ -39,8 +39,10 @@ from haven.recovery import dbdump, fsck, reconcile
 from haven.recovery.progress import Progress, Silent
 from haven.recovery.reachability import ref_targets
 from haven.repos.models import Repo
+from haven.storage.base import BlobStore
 from haven.storage.local import LocalBlobStore
 
+COPY_CHUNK = 1 << 20
 GIT_SKIP = {"refs", "packed-refs", "logs", "haven.lock", "FETCH_HEAD", "ORIG_HEAD"}
 
 
@@ -125,14 +127,33 @@ def _copy_file(src: Path, dest: Path) -> int:
     return size
 
 
-def _copy_store(store: LocalBlobStore, dest: Path, progress: Progress, name: str) -> int:
+def _copy_store(store: BlobStore, dest: Path, progress: Progress, name: str) -> int:
+    """New objects of a store into `dest` (a sha256/ab/cd/<oid> tree), read through the store's own API."""
     objects = list(store.list_objects())
     advance = progress.task(name, sum(o.size for o in objects))
     copied = 0
     for obj in objects:
-        copied += _copy_file(store.path(obj.oid), dest / "sha256" / obj.oid[:2] / obj.oid[2:4] / obj.oid)
+        target = dest / "sha256" / obj.oid[:2] / obj.oid[2:4] / obj.oid
+        with contextlib.suppress(FileNotFoundError):
+            if target.stat().st_size == obj.size:
+                advance(obj.size)
+                continue
+        copied += _stream_object(store, obj.oid, target)
         advance(obj.size)
     return copied
+
+
+def _stream_object(store: BlobStore, oid: str, target: Path) -> int:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with store.open(oid) as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, COPY_CHUNK)
+    except FileNotFoundError:  # deleted by gc since it was listed: no ref in the snapshot needs it
+        tmp.unlink(missing_ok=True)
+        return 0
+    os.replace(tmp, target)
+    return target.stat().st_size
 
 
 def _copy_git(hub: Hub, dest: Path, keys: list[str], progress: Progress) -> None:
@@ -184,8 +205,8 @@ def restore(settings: Settings, src: Path, progress: Progress | None = None) -> 
             dbdump.load(hub.db, snapshot / "db", manifest["database"], progress)
         except dbdump.DumpMismatch as e:
             raise RestoreRefused(str(e)) from None
-        _copy_store_back(src / "objects" / "blobs", hub.blobs, progress, "blobs")
-        _copy_store_back(src / "objects" / "xorbs", hub.xorbs, progress, "xorbs")
+        _copy_store_back(src / "objects" / "blobs", hub.blobs, progress, "blobs", verify=True)
+        _copy_store_back(src / "objects" / "xorbs", hub.xorbs, progress, "xorbs", verify=False)
         refs = json.loads((snapshot / "refs.json").read_text())
         _restore_git(hub, src / "git", refs, progress)
         if (snapshot / "secret.key").exists():
@@ -196,12 +217,25 @@ def restore(settings: Settings, src: Path, progress: Progress | None = None) -> 
         hub.close()
 
 
-def _copy_store_back(src: Path, store: LocalBlobStore, progress: Progress, name: str) -> None:
+def _copy_store_back(src: Path, store: LocalBlobStore, progress: Progress, name: str, verify: bool) -> None:
+    """Objects into a store through its API: blobs through a writer, which checks each one's sha256 on the way."""
     files = [p for p in (src / "sha256").rglob("*") if p.is_file() and not p.name.startswith(".")]
     advance = progress.task(name, sum(p.stat().st_size for p in files))
     for path in files:
-        _copy_file(path, store.path(path.name))
-        advance(path.stat().st_size)
+        size = path.stat().st_size
+        if verify:
+            writer = store.writer()
+            try:
+                with open(path, "rb") as f:
+                    while chunk := f.read(COPY_CHUNK):
+                        writer.write(chunk)
+                writer.commit(path.name, size)
+            except BaseException:
+                writer.abort()
+                raise
+        else:  # xorbs are named by their Merkle hash, verified by fsck --verify-hashes instead
+            store.publish_bytes(path.name, path.read_bytes())
+        advance(size)
 
 
 def _restore_git(hub: Hub, src: Path, refs: dict[str, dict[str, str]], progress: Progress) -> None:

@@ -31,7 +31,9 @@ def test_a_healthy_hub_is_clean(own_hub: Hub, tmp_path: Path) -> None:
     _upload(own_hub, repo, "weights.bin", os.urandom(200_000))
     _upload(own_hub, repo, "config.json", b'{"model_type": "bert"}')
     xet_upload(own_hub, repo, "model.safetensors", os.urandom(300_000), tmp_path)
-    like = httpx.post(f"{own_hub.url}/api/models/{repo}/like", headers={"authorization": f"Bearer {own_hub.tokens['bob']}"})
+    like = httpx.post(
+        f"{own_hub.url}/api/models/{repo}/like", headers={"authorization": f"Bearer {own_hub.tokens['bob']}"}
+    )
     assert like.status_code == 200
     run = haven(own_hub, "fsck", "--json", "--verify-hashes")
     assert run.code == 0, run.stdout + run.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, hf_hub_download
 
@@ -24,16 +25,14 @@ def _orphan(hub: Hub, repo_id: str, branch: str, path: str, data: bytes) -> str:
     return oid
 
 
-def test_gc_deletes_only_old_unreferenced_blobs(own_hub: Hub, repo_name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_gc_deletes_only_old_unreferenced_blobs(own_hub: Hub, repo_name: str, tmp_path: Path) -> None:
     api = own_hub.api()
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
     kept_bytes, pr_bytes = os.urandom(50_000), os.urandom(50_000)
     api.upload_file(path_or_fileobj=kept_bytes, path_in_repo="kept.bin", repo_id=repo)
     kept = lfs_oid(own_hub, repo, "kept.bin")
-    pr = api.create_commit(
-        repo, [CommitOperationAdd("pr.bin", pr_bytes)], commit_message="a proposal", create_pr=True
-    )
+    pr = api.create_commit(repo, [CommitOperationAdd("pr.bin", pr_bytes)], commit_message="a proposal", create_pr=True)
     in_pr = lfs_oid(own_hub, repo, "pr.bin", revision=pr.pr_revision)
     old = _orphan(own_hub, repo, "scratch", "old.bin", os.urandom(50_000))
     fresh = _orphan(own_hub, repo, "scratch2", "fresh.bin", os.urandom(50_000))
@@ -52,13 +51,13 @@ def test_gc_deletes_only_old_unreferenced_blobs(own_hub: Hub, repo_name: str, tm
     assert not blob_path(own_hub, old).exists()
     assert all(blob_path(own_hub, oid).exists() for oid in (kept, in_pr, fresh))
     cache = tmp_path / "cache"
-    assert open(hf_hub_download(repo, "kept.bin", endpoint=own_hub.url, cache_dir=cache), "rb").read() == kept_bytes
+    assert Path(hf_hub_download(repo, "kept.bin", endpoint=own_hub.url, cache_dir=cache)).read_bytes() == kept_bytes
     pr_file = hf_hub_download(repo, "pr.bin", revision=pr.pr_revision, endpoint=own_hub.url, cache_dir=cache)
-    assert open(pr_file, "rb").read() == pr_bytes
+    assert Path(pr_file).read_bytes() == pr_bytes
     assert haven(own_hub, "fsck").code == 0
 
 
-def test_gc_running_during_uploads_and_commits_never_breaks_them(own_hub: Hub, repo_name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_gc_running_during_uploads_and_commits_never_breaks_them(own_hub: Hub, repo_name: str, tmp_path: Path) -> None:
     api = own_hub.api()
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
@@ -89,5 +88,5 @@ def test_gc_running_during_uploads_and_commits_never_breaks_them(own_hub: Hub, r
     assert not any(blob_path(own_hub, oid).exists() for oid in doomed)
     for path, data in files.items():
         local = hf_hub_download(repo, path, endpoint=own_hub.url, cache_dir=tmp_path / "cache")
-        assert open(local, "rb").read() == data
+        assert Path(local).read_bytes() == data
     assert haven(own_hub, "fsck").code == 0
