@@ -17,11 +17,13 @@ from sqlalchemy import select
 
 from haven.cas.layout import unpack_terms
 from haven.cas.models import XetFile, XetXorb
+from haven.git.store import GitRepo
 from haven.hub import Hub
 from haven.recovery import reconcile
 from haven.recovery.objects import check_pointers, check_xorbs
 from haven.recovery.progress import Progress, Silent
 from haven.recovery.reachability import Reach, walk
+from haven.repos.locks import repo_lock
 from haven.repos.models import LfsObject, Repo
 
 STALE_TEMP = 3600.0  # seconds; live uploads keep their temp files fresher than this (LocalBlobStore.clean_tmp)
@@ -134,10 +136,14 @@ def _check_head(hub: Hub, repo: Repo, reach: Reach, report: Report, repair: bool
         return
     finding = report.add("stale_head", subject(repo), f"database says main is {repo.head_sha}, git says {main}", True)
     if repair:
-        with hub.db.write() as session:
+        path = hub.repo_path(repo.storage_key)
+        # Under the lock API commits hold until they have recorded their head, and with main read again:
+        # a commit landing meanwhile must not see its newer head overwritten with the one walked above.
+        with repo_lock(path), hub.db.write() as session:
             row = session.get(Repo, repo.id)
-            if row is not None:
-                reconcile.record_head(hub, session, row, main)
+            current = GitRepo(path).ref("refs/heads/main")
+            if row is not None and current is not None and row.head_sha != current:
+                reconcile.record_head(hub, session, row, current)
         finding.repaired = True
 
 

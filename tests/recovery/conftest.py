@@ -104,25 +104,49 @@ def age(hub: Hub, oid: str, seconds: float) -> None:
     sql(hub, "UPDATE lfs_objects SET created_at = :t WHERE oid = :oid", t=stamp, oid=oid)
 
 
+def age_xet_file(hub: Hub, sha256: str, seconds: float) -> list[str]:
+    """Make a Xet file, its xorbs and its LFS records look `seconds` old; returns the xorbs."""
+    when = time.time() - seconds
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when))
+    sql(hub, "UPDATE xet_files SET created_at = :t WHERE sha256 = :s", t=stamp, s=sha256)
+    sql(hub, "UPDATE lfs_objects SET created_at = :t WHERE oid = :s", t=stamp, s=sha256)
+    xorbs = [
+        r[0]
+        for r in sql(
+            hub,
+            "SELECT x.xorb_hash FROM xet_file_xorbs x JOIN xet_files f ON f.hash = x.file_hash WHERE f.sha256 = :s",
+            s=sha256,
+        )
+    ]
+    for xorb in xorbs:
+        sql(hub, "UPDATE xet_xorbs SET created_at = :t WHERE hash = :x", t=stamp, x=xorb)
+        os.utime(xorb_path(hub, xorb), (when, when))
+    return xorbs
+
+
+def xorb_path(hub: Hub, xorb: str) -> Path:
+    return hub.server.data_dir / "xorbs" / "sha256" / xorb[:2] / xorb[2:4] / xorb
+
+
 def lfs_oid(hub: Hub, repo_id: str, path: str, revision: str = "main") -> str:
     info = hub.api().get_paths_info(repo_id, [path], revision=revision)[0]
     assert info.lfs is not None, f"{path} is not stored as LFS"
     return info.lfs.sha256
 
 
-def xet_upload(hub: Hub, repo_id: str, path_in_repo: str, data: bytes, tmp: Path) -> None:
+def xet_upload(hub: Hub, repo_id: str, path_in_repo: str, data: bytes, tmp: Path, revision: str = "main") -> None:
     """Upload through hf_xet (the stock client, Xet on), in a subprocess: this process's client has Xet off."""
     source = tmp / f"xet-{os.urandom(4).hex()}"
     source.write_bytes(data)
     script = (
         "import sys; from huggingface_hub import HfApi\n"
         "HfApi(endpoint=sys.argv[1], token=sys.argv[2]).upload_file("
-        "path_or_fileobj=sys.argv[3], path_in_repo=sys.argv[4], repo_id=sys.argv[5])\n"
+        "path_or_fileobj=sys.argv[3], path_in_repo=sys.argv[4], repo_id=sys.argv[5], revision=sys.argv[6])\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_XET"}
     env.update(HF_XET_CACHE=str(tmp / "xet-cache"), HF_HOME=str(tmp / "hf-home"))
     subprocess.run(
-        [sys.executable, "-c", script, hub.url, hub.tokens["alice"], str(source), path_in_repo, repo_id],
+        [sys.executable, "-c", script, hub.url, hub.tokens["alice"], str(source), path_in_repo, repo_id, revision],
         env=env,
         check=True,
         capture_output=True,

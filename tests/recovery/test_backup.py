@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
 from tests.conftest import Hub
@@ -90,12 +91,46 @@ def test_backup_during_commits_restores_to_a_hub_serving_the_same_files(
     finally:
         restored.stop()
 
-    incremental = haven(own_hub, "backup", str(dest), "-q")
-    assert incremental.code == 0, incremental.stderr
-    assert json.loads((dest / "snapshot" / "manifest.json").read_text())["new_object_bytes"] == 0
+    def new_bytes() -> int:
+        run = haven(own_hub, "backup", str(dest), "-q")
+        assert run.code == 0, run.stderr
+        return json.loads((dest / "snapshot" / "manifest.json").read_text())["new_object_bytes"]
+
+    assert new_bytes() > 0  # the LFS objects of the commits that landed after the first backup
+    assert new_bytes() == 0  # nothing new: incremental
 
 
 def haven_fsck_ok(hub: Hub, data_dir: Path, env: dict[str, str]) -> bool:
     run = haven(hub, "fsck", "--json", "--verify-hashes", env=env, data_dir=data_dir)
     assert run.code == 0, run.stdout
     return run.json()["ok"]
+
+
+def test_a_backup_restores_into_the_other_database(own_hub: Hub, postgres: Postgres | None, tmp_path: Path) -> None:
+    """The dump is portable: SQLite to PostgreSQL and back (also how a hub moves to PostgreSQL)."""
+    if postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    api = own_hub.api()
+    repo = f"alice/moving-{uuid.uuid4().hex[:6]}"
+    api.create_repo(repo)
+    api.upload_file(path_or_fileobj=os.urandom(80_000), path_in_repo="weights.bin", repo_id=repo)
+    xet_upload(own_hub, repo, "model.safetensors", os.urandom(120_000), tmp_path)
+    dest = tmp_path / "backup"
+    assert haven(own_hub, "backup", str(dest), "-q").code == 0
+
+    data_dir = tempdir("haven-moved-") / "data"
+    url = None if own_hub.backend == "postgres" else postgres.create_database(f"haven_m{uuid.uuid4().hex[:8]}")
+    env = {"HAVEN_DATABASE_URL": url or ""}
+    result = haven(own_hub, "restore", str(dest), "-q", env=env, data_dir=data_dir)
+    assert result.code == 0, result.stdout + result.stderr
+    moved = Server(data_dir, database_url=url, extra_env=dict(SERVER_ENV))
+    start(moved)
+    try:
+        mirror = HfApi(endpoint=moved.url, token=own_hub.tokens["alice"])
+        head = api.model_info(repo).sha
+        assert mirror.model_info(repo).sha == head
+        assert _files_at(mirror, repo, head, tmp_path / "moved") == _files_at(api, repo, head, tmp_path / "source")
+        mirror.upload_file(path_or_fileobj=b"new", path_in_repo="after.txt", repo_id=repo)  # ids continue
+        mirror.create_repo(f"alice/fresh-{uuid.uuid4().hex[:6]}")
+    finally:
+        moved.stop()

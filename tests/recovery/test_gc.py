@@ -10,7 +10,7 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, hf_hub_download
 
 from tests.conftest import Hub
-from tests.recovery.conftest import HAVEN, age, blob_path, haven, lfs_oid
+from tests.recovery.conftest import HAVEN, age, age_xet_file, blob_path, haven, lfs_oid, sql, xet_upload, xorb_path
 
 HOUR = 3600
 
@@ -90,3 +90,29 @@ def test_gc_running_during_uploads_and_commits_never_breaks_them(own_hub: Hub, r
         local = hf_hub_download(repo, path, endpoint=own_hub.url, cache_dir=tmp_path / "cache")
         assert Path(local).read_bytes() == data
     assert haven(own_hub, "fsck").code == 0
+
+
+def test_gc_deletes_the_xorbs_only_unreferenced_xet_files_read(own_hub: Hub, repo_name: str, tmp_path: Path) -> None:
+    api = own_hub.api()
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    kept_bytes = os.urandom(200_000)
+    xet_upload(own_hub, repo, "kept.safetensors", kept_bytes, tmp_path)
+    api.create_branch(repo, branch="scratch")
+    xet_upload(own_hub, repo, "gone.safetensors", os.urandom(200_000), tmp_path, revision="scratch")
+    gone = lfs_oid(own_hub, repo, "gone.safetensors", revision="scratch")
+    api.delete_branch(repo, branch="scratch")
+    kept_xorbs = age_xet_file(own_hub, lfs_oid(own_hub, repo, "kept.safetensors"), 2 * HOUR)
+    gone_xorbs = age_xet_file(own_hub, gone, 2 * HOUR)
+    assert gone_xorbs and not set(gone_xorbs) & set(kept_xorbs)
+
+    run = haven(own_hub, "gc", "--grace", "1h", "--json")
+    assert run.code == 0, run.stderr
+    report = run.json()
+    assert sorted(report["deleted_xorbs"]) == sorted(gone_xorbs) and report["xet_files"] == 1
+    assert not any(xorb_path(own_hub, x).exists() for x in gone_xorbs)
+    assert all(xorb_path(own_hub, x).exists() for x in kept_xorbs)
+    assert not sql(own_hub, "SELECT 1 FROM xet_files WHERE sha256 = :s", s=gone)
+    local = hf_hub_download(repo, "kept.safetensors", endpoint=own_hub.url, cache_dir=tmp_path / "cache")
+    assert Path(local).read_bytes() == kept_bytes
+    assert haven(own_hub, "fsck", "--verify-hashes").code == 0
