@@ -185,16 +185,13 @@ def _check_counters(hub: Hub, report: Report, repair: bool) -> None:
         downloads = reconcile.expected_downloads(session)
         lfs = reconcile.lfs_bytes(session)
         repos = list(session.scalars(select(Repo).order_by(Repo.id)))
-        storage = {
-            r.id: reconcile.expected_storage(hub, session, r) for r in repos if hub.repo_path(r.storage_key).is_dir()
-        }
     for repo in repos:
         wrong = []
         if repo.likes != likes.get(repo.id, 0):
             wrong.append(f"likes {repo.likes}, counted {likes.get(repo.id, 0)}")
         if repo.downloads != downloads.get(repo.id, 0):
             wrong.append(f"30-day downloads {repo.downloads}, activity sums to {downloads.get(repo.id, 0)}")
-        if repo.id in storage and repo.used_storage < lfs.get(repo.id, 0):
+        if repo.used_storage < lfs.get(repo.id, 0):
             wrong.append(f"used storage {repo.used_storage} is less than its LFS objects' {lfs.get(repo.id, 0)}")
         if not wrong:
             continue
@@ -203,18 +200,21 @@ def _check_counters(hub: Hub, report: Report, repair: bool) -> None:
             with hub.db.write() as session:
                 reconcile.set_likes(session, repo.id, likes.get(repo.id, 0))
                 reconcile.recompute_downloads(session, [repo.id])
-                if repo.id in storage:
-                    reconcile.set_storage(session, repo.id, storage[repo.id])
+                if hub.repo_path(repo.storage_key).is_dir():
+                    reconcile.set_storage(session, repo.id, reconcile.expected_storage(hub, session, repo))
             finding.repaired = True
 
 
 def _check_temp(hub: Hub, report: Report, repair: bool) -> None:
     cutoff = time.time() - STALE_TEMP
     for store in (hub.blobs, hub.xorbs):
-        stale = [p for p in store.tmp_dir.iterdir() if _newest_mtime(p) < cutoff]
+        tmp_dir = getattr(store, "tmp_dir", None)  # stores on local disk; object storage keeps no temp files here
+        if tmp_dir is None:
+            continue
+        stale = [p for p in tmp_dir.iterdir() if _newest_mtime(p) < cutoff]
         if not stale:
             continue
-        finding = report.add("stale_temp_files", str(store.tmp_dir), f"{len(stale)} abandoned upload files", True)
+        finding = report.add("stale_temp_files", str(tmp_dir), f"{len(stale)} abandoned upload files", True)
         if repair:
             store.clean_tmp(STALE_TEMP)
             finding.repaired = True
