@@ -1,7 +1,8 @@
 """Backup, fsck and gc on a hub holding `--files` LFS files of `--size-mib` MiB in all, over `--repos` repositories.
 
 Figures: `haven backup` of the whole hub into an empty directory against `cp -a` of the same data directory
-(baseline, same run, alternated); an incremental `haven backup` when nothing changed; `haven fsck` and
+(baseline, same run, alternated); `haven storage stats` gives the fixed cost of any admin command (start,
+imports, opening the hub), to read the others against; an incremental `haven backup` when nothing changed; `haven fsck` and
 `haven fsck --verify-hashes` (the latter reads every byte: against `sha256sum` of the blobs, the floor of
 any hashing check); `haven gc --dry-run`. Each timed `--runs` times, medians reported.
 """
@@ -59,7 +60,10 @@ def main() -> None:
         blobs = glob.glob(str(data / "blobs" / "sha256" / "*" / "*" / "*"))
         sha = [timed(["sha256sum", *blobs]) for _ in range(args.runs)]
         gc = [timed([*cli, "gc", "-q", "--dry-run", "--data-dir", str(data)]) for _ in range(args.runs)]
+        # the fixed cost of any `haven` admin command: interpreter, imports, opening (and migrating) the hub
+        start = [timed([*cli, "storage", "stats", "--data-dir", str(data)]) for _ in range(args.runs)]
     print(f"hub: {args.repos} repositories, {args.files} LFS files, {args.size_mib} MiB")
+    print(f"haven storage stats (fixed cost of a command) {fmt_runs(start, ' s')}")
     print(f"haven backup (full)        {fmt_runs(full, ' s')}")
     print(f"cp -a (baseline)           {fmt_runs(copy, ' s')}   ratio {median(full) / median(copy):.2f}x")
     print(f"haven backup (incremental) {fmt_runs(incremental, ' s')}")

@@ -92,8 +92,9 @@ def test_backup_during_commits_restores_to_a_hub_serving_the_same_files(
         restored.stop()
 
     def new_bytes() -> int:
-        run = haven(own_hub, "backup", str(dest), "-q")
+        run = haven(own_hub, "backup", str(dest))
         assert run.code == 0, run.stderr
+        assert "database" in run.stderr and "blobs" in run.stderr  # the progress bars
         return json.loads((dest / "snapshot" / "manifest.json").read_text())["new_object_bytes"]
 
     assert new_bytes() > 0  # the LFS objects of the commits that landed after the first backup

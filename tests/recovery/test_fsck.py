@@ -87,3 +87,6 @@ def test_finds_each_fault_and_repairs_only_the_safe_ones(own_hub: Hub) -> None:
     assert info.sha == api.list_repo_refs(counted).branches[0].target_commit
     assert not orphan.exists() and not stale.exists()
     assert (own_hub.server.data_dir / "lost+found" / orphan.name / "HEAD").exists()
+
+    refused = haven(own_hub, "gc", "--grace", "0")  # it cannot know what the broken ref's lost commit held
+    assert refused.code == 1 and "nothing deleted" in refused.stderr

@@ -55,6 +55,8 @@ def test_gc_deletes_only_old_unreferenced_blobs(own_hub: Hub, repo_name: str, tm
     pr_file = hf_hub_download(repo, "pr.bin", revision=pr.pr_revision, endpoint=own_hub.url, cache_dir=cache)
     assert Path(pr_file).read_bytes() == pr_bytes
     assert haven(own_hub, "fsck").code == 0
+    bad = haven(own_hub, "gc", "--grace", "soon")
+    assert bad.code == 2 and "not a duration" in bad.stderr
 
 
 def test_gc_running_during_uploads_and_commits_never_breaks_them(own_hub: Hub, repo_name: str, tmp_path: Path) -> None:
