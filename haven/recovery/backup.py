@@ -14,9 +14,9 @@ little ahead of R (a head recorded after R was read, an LFS object recorded by a
 reconciles the derived state with git exactly as `haven fsck --repair` does.
 
 Layout of DEST: `objects/blobs/` and `objects/xorbs/` (as in a data dir), `git/` (the repositories'
-objects and config, never their refs), and `snapshot/` (manifest.json, db/, refs.json, secret.key), which
-a new backup writes beside and swaps in only once everything it needs is copied: an interrupted backup
-leaves the previous one whole.
+objects and config, never their refs), and `snapshot/` (a symlink to the current snapshot-<time>/ directory: manifest.json, db/,
+refs.json, secret.key), which a new backup writes beside and swaps in with one atomic rename once
+everything it needs is copied: an interrupted backup leaves the previous one whole.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any
 import pygit2
 from sqlalchemy import select
 
+from haven import search
 from haven.config import Settings
 from haven.hub import Hub
 from haven.recovery import dbdump, fsck, reconcile
@@ -61,7 +62,8 @@ def backup(hub: Hub, dest: Path, progress: Progress | None = None) -> dict[str, 
             db_info = dbdump.dump(conn, staging / "db", progress)
             repos = {r.storage_key: r.head_sha for r in conn.execute(select(Repo.storage_key, Repo.head_sha)).all()}
         kept = {key: refs[key] if key in refs else _main_only(head) for key, head in repos.items()}
-        _copy_git(hub, dest / "git", sorted(kept), progress)
+        missing = _copy_git(hub, dest / "git", sorted(kept), progress)
+        vanished = [key for key in missing if key in refs]  # deleted during the backup, not lost before it
         copied = _copy_store(hub.blobs, dest / "objects" / "blobs", progress, "blobs")
         copied += _copy_store(hub.xorbs, dest / "objects" / "xorbs", progress, "xorbs")
         (staging / "refs.json").write_text(json.dumps(kept, sort_keys=True))
@@ -70,7 +72,8 @@ def backup(hub: Hub, dest: Path, progress: Progress | None = None) -> dict[str, 
             shutil.copy2(secret, staging / "secret.key")
         manifest = {
             "created_at": datetime.now(UTC).isoformat(),
-            "repositories": len(kept),
+            "repositories": len(kept) - len(vanished),
+            "deleted_during_backup": vanished,
             "new_object_bytes": copied,
             "database": db_info,
         }
@@ -96,12 +99,16 @@ def _read_refs(hub: Hub, progress: Progress) -> dict[str, dict[str, str]]:
     return out
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    old = final.with_name(f"snapshot.old-{secrets.token_hex(4)}")
-    if final.exists():
-        os.rename(final, old)
+def _swap_in(staging: Path, link: Path) -> None:
+    """Point `link` (a symlink) at the new snapshot in one atomic rename, then drop the one it replaces."""
+    final = staging.with_name(f"snapshot-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}")
     os.rename(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
+    previous = link.resolve() if link.is_symlink() else None
+    tmp = link.with_name(f".snapshot.link-{secrets.token_hex(4)}")
+    os.symlink(final.name, tmp)
+    os.replace(tmp, link)
+    if previous is not None and previous != final.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 # --- copying immutable files -----------------------------------------------------------------------
@@ -156,13 +163,18 @@ def _stream_object(store: BlobStore, oid: str, target: Path) -> int:
     return target.stat().st_size
 
 
-def _copy_git(hub: Hub, dest: Path, keys: list[str], progress: Progress) -> None:
+def _copy_git(hub: Hub, dest: Path, keys: list[str], progress: Progress) -> list[str]:
+    """Copy the repositories; returns the storage keys of those whose directories are gone."""
     advance = progress.task("git repositories", len(keys))
+    missing = []
     for key in keys:
         src = hub.repo_path(key)
         if src.is_dir():
             _copy_repo(src, dest / key[:2] / f"{key}.git")
+        else:
+            missing.append(key)
         advance(1)
+    return missing
 
 
 def _copy_repo(src: Path, dest: Path) -> None:
@@ -207,6 +219,7 @@ def restore(settings: Settings, src: Path, progress: Progress | None = None) -> 
             raise RestoreRefused(str(e)) from None
         _copy_store_back(src / "objects" / "blobs", hub.blobs, progress, "blobs", verify=True)
         _copy_store_back(src / "objects" / "xorbs", hub.xorbs, progress, "xorbs", verify=False)
+        _forget_deleted(hub, manifest.get("deleted_during_backup", []))
         refs = json.loads((snapshot / "refs.json").read_text())
         _restore_git(hub, src / "git", refs, progress)
         if (snapshot / "secret.key").exists():
@@ -253,6 +266,17 @@ def _restore_git(hub: Hub, src: Path, refs: dict[str, dict[str, str]], progress:
             ref.parent.mkdir(parents=True, exist_ok=True)
             ref.write_text(commit + "\n")
         advance(1)
+
+
+def _forget_deleted(hub: Hub, keys: list[str]) -> None:
+    """Repositories deleted while the backup ran are in its database but not in its git copy: their owners'
+    deletion is the newer truth, so their rows go (with everything that hangs off them)."""
+    if not keys:
+        return
+    with hub.db.write() as session:
+        for repo in session.scalars(select(Repo).where(Repo.storage_key.in_(keys))):
+            search.remove(session, repo.id)
+            session.delete(repo)
 
 
 def _rebuild_search(hub: Hub, progress: Progress) -> None:
