@@ -99,8 +99,11 @@ def _check_git_dirs(hub: Hub, repos: list[Repo], report: Report, repair: bool) -
     for repo in repos:
         if repo.storage_key not in on_disk:
             report.add("missing_git_dir", subject(repo), f"no git directory {hub.repo_path(repo.storage_key)}")
+    young = time.time() - STALE_TEMP
     for key, path in sorted(on_disk.items()):
-        if key in known:
+        # create_repo writes the directory just before its row commits: a young one may be a repository
+        # being created, not an orphan.
+        if key in known or path.stat().st_mtime > young:
             continue
         finding = report.add("orphan_git_dir", str(path), "a git directory no repository row names", True)
         if repair:  # kept, not deleted: it may hold the only copy of something

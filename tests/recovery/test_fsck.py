@@ -57,6 +57,7 @@ def test_finds_each_fault_and_repairs_only_the_safe_ones(own_hub: Hub) -> None:
     sql(own_hub, "UPDATE repos SET likes = 7, head_sha = :h WHERE full_id = :id", h="0" * 40, id=counted)
     orphan = own_hub.server.data_dir / "repos" / "ff" / ("ff" * 16 + ".git")
     subprocess.run(["git", "init", "-q", "--bare", str(orphan)], check=True)
+    os.utime(orphan, (1, 1))  # an hour old at least: a young directory may be a repository being created
     stale = own_hub.server.data_dir / "blobs" / "tmp" / "abandoned-upload"
     stale.write_bytes(b"half an upload")
     os.utime(stale, (1, 1))
