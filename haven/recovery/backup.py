@@ -153,9 +153,13 @@ def _copy_store(store: BlobStore, dest: Path, progress: Progress, name: str) -> 
 def _stream_object(store: BlobStore, oid: str, target: Path) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    local = store.local_path(oid)
     try:
-        with store.open(oid) as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, COPY_CHUNK)
+        if local is not None:  # the kernel copies (copy_file_range / sendfile), as cp does
+            shutil.copyfile(local, tmp)
+        else:
+            with store.open(oid) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, COPY_CHUNK)
     except FileNotFoundError:  # deleted by gc since it was listed: no ref in the snapshot needs it
         tmp.unlink(missing_ok=True)
         return 0
