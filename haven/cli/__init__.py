@@ -190,3 +190,8 @@ token_app.command("list")(teams.token_list)
 
 def main() -> None:
     app()
+
+
+from haven.cli import recovery as _recovery  # noqa: E402  (its commands use the helpers above)
+
+_recovery.register(app)

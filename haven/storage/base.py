@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -20,6 +22,15 @@ class StorageUnavailable(HavenError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, headers={"Retry-After": "10"})
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A published object as listed for maintenance (gc, fsck, backup): its oid, size and when it was last
+    written or re-announced (seconds since the epoch), which garbage collection compares with its grace."""
+
+    oid: str
+    size: int
+    mtime: float
 
 
 class BlobWriter(Protocol):
@@ -67,3 +78,10 @@ class BlobStore(Protocol):
 
     def clean_tmp(self, older_than: float = 3600.0) -> None:
         """Drop temporary uploads older than `older_than` seconds that a crash or a client left behind."""
+
+    def list_objects(self) -> Iterator[StoredObject]:
+        """Every published object, in no particular order (for maintenance: gc, fsck, backup; not hot paths).
+        Objects published while the listing runs may or may not appear."""
+
+    def stat(self, oid: str) -> StoredObject | None:
+        """Size and last write of one object, or None if it is not stored."""

@@ -20,11 +20,12 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from haven.storage.base import BlobMismatch
+from haven.storage.base import BlobMismatch, StoredObject
 
 OID_RE = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 1 << 20
@@ -208,6 +209,22 @@ class LocalBlobStore:
     def delete(self, oid: str) -> None:
         self.path(oid).unlink(missing_ok=True)
 
+    def list_objects(self) -> Iterator[StoredObject]:
+        top = self.root / "sha256"
+        for dirpath, _dirs, names in os.walk(top):
+            for name in names:
+                if OID_RE.match(name):
+                    with contextlib.suppress(FileNotFoundError):
+                        st = os.stat(os.path.join(dirpath, name))
+                        yield StoredObject(name, st.st_size, st.st_mtime)
+
+    def stat(self, oid: str) -> StoredObject | None:
+        try:
+            st = self.path(oid).stat()
+        except FileNotFoundError:
+            return None
+        return StoredObject(oid, st.st_size, st.st_mtime)
+
     # --- multipart uploads ----------------------------------------------------------------
 
     def multipart_dir(self, key: str) -> Path:
@@ -339,7 +356,9 @@ class LocalBlobStore:
         with contextlib.suppress(FileNotFoundError):
             if dest.stat().st_size == tmp.stat().st_size:
                 # Content-addressed and verified: the same bytes are already in place. Replacing them would
-                # only make the filesystem flush the new copy and free the old one.
+                # only make the filesystem flush the new copy and free the old one. Its time is renewed, so
+                # garbage collection sees a fresh upload (its grace period starts again) until it is committed.
+                os.utime(dest)
                 tmp.unlink()
                 return
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -114,3 +115,26 @@ def test_sizes_of_many(store: Store) -> None:
     absent = [sha(b"absent %d" % i) for i in range(5)]
     assert store.sizes([*stored, *absent]) == stored
     assert store.sizes([]) == {}
+
+
+def test_listing_and_stat_for_maintenance(store: Store) -> None:
+    data = os.urandom(2048)
+    oid = store.put(data)
+    listed = {o.oid: o for o in store.list_objects()}
+    assert listed[oid].size == 2048
+    assert store.stat(oid) == listed[oid]
+    assert store.stat(sha(b"not there")) is None
+
+
+def test_storing_known_bytes_again_renews_their_age(store: Store) -> None:
+    """Garbage collection's grace period restarts when bytes are uploaded again before their commit."""
+    data = os.urandom(1024)
+    oid = store.put(data)
+    first = store.stat(oid)
+    assert first is not None
+    time.sleep(1.1)  # S3 keeps LastModified in whole seconds
+    writer = store.writer()
+    writer.write(data)
+    writer.commit(oid, len(data))
+    second = store.stat(oid)
+    assert second is not None and second.mtime > first.mtime
