@@ -35,6 +35,7 @@ from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
+from haven.mirror.status import MirrorStatusMiddleware
 from haven.scanning import tasks as scan_tasks
 from haven.viewer import tasks as viewer_tasks
 from haven.webhooks import tasks as webhook_tasks
@@ -105,5 +106,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.add_middleware(RawPathMiddleware)
     app.add_middleware(audit.ClientAddressMiddleware)
     app.add_middleware(viewer.DatasetsServerHost)
+    app.add_middleware(MirrorStatusMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -26,6 +26,8 @@ from haven.cas import service as cas
 from haven.errors import EntryNotFound, NotFound
 from haven.git.store import open_repo
 from haven.hub import Hub
+from haven.mirror import files as mirror_files
+from haven.mirror.rules import config as mirror_config
 from haven.names import check_path
 from haven.repos.service import RepoRef
 from haven.storage.local import OID_RE
@@ -74,7 +76,7 @@ def resolve(
         return bytes_body(ref.git.read_blob(entry.oid), headers, request.headers.get("range"), head)
     oid, size = entry.pointer.oid, entry.pointer.size
     if hub.blobs.size(oid) is None:  # not a plain blob: the bytes live in Xet chunks
-        return _xet_file(request, hub, ref, commit, oid, headers, head)
+        return _xet_file(request, hub, ref, commit, path, oid, size, headers)
     query = request.app.state.signer.sign("blob", oid=oid, commit=commit, name=path.rsplit("/", 1)[-1])
     headers.update(
         {
@@ -89,13 +91,15 @@ def resolve(
 
 
 def _xet_file(
-    request: Request, hub: Hub, ref: RepoRef, commit: str, oid: str, headers: dict[str, str], head: bool
+    request: Request, hub: Hub, ref: RepoRef, commit: str, path: str, oid: str, size: int, headers: dict[str, str]
 ) -> Response:
     """A Xet-stored file: advertised to Xet clients (X-Xet-Hash, xet-auth link), and served to everyone
-    else as plain bytes rebuilt from its chunks, with Range support."""
+    else as plain bytes rebuilt from its chunks, with Range support. Neither that nor a blob: a mirrored
+    file not fetched yet (haven.mirror.files), or missing."""
     info = cas.file_by_sha256(hub, oid)
     if info is None:
-        raise NotFound("The file's bytes are missing from storage")
+        return mirror_files.serve(request, hub, ref, commit, path, oid, size, headers)
+    head = request.method == "HEAD"
     refresh = f"{base_url(request)}/api/{ref.type}s/{ref.full_id}/xet-read-token/{commit}"
     headers.update(
         {
@@ -200,7 +204,8 @@ def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
         actor = ANONYMOUS if token is None else hub.auth.cached(token)
         key = (repo_type, f"{p['namespace']}/{p['name']}", None if token is None else hash_token(token))
         cache = lookup_cache(request)
-        hit = cache.get(key) if actor is not None else None
+        # Mirror mode: every lookup may have to ask the upstream (TTL), so none is answered from the cache.
+        hit = cache.get(key) if actor is not None and not mirror_config(hub.settings).enabled else None
         # Gated repositories are answered off the event loop for callers without a role: the gate asks the database.
         if hit is not None and (not hit[0].gated or actor.role_in(hit[0].owner_id) > 0):
             ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])

@@ -7,6 +7,7 @@ from haven.discussions.models import Discussion, DiscussionEvent
 from haven.gating.models import AccessRequest
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
+from haven.mirror.models import MirrorNamespace, MirrorRepo
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 from haven.scanning.models import FileScan, RepoScan
 from haven.viewer.models import DatasetViewer
@@ -24,6 +25,8 @@ __all__ = [
     "LfsObject",
     "Like",
     "Membership",
+    "MirrorNamespace",
+    "MirrorRepo",
     "Repo",
     "RepoActivity",
     "RepoMetadata",

@@ -14,6 +14,7 @@ from haven.errors import BadRequest, NotFound
 from haven.git.store import Entry, GitRepo
 from haven.inference.tasks import InferenceError
 from haven.metadata import service as metadata
+from haven.mirror import service as mirror
 from haven.repos import service
 from haven.repos.content import safetensors_header
 from haven.repos.models import Like
@@ -31,6 +32,7 @@ MAX_SAFETENSORS = 50
 
 def open_repo(web: Web, repo_type: str, namespace: str, name: str, perm: Permission = Permission.READ) -> RepoRef:
     """The repository if the visitor may see it (a 404 page otherwise, the same for missing and private)."""
+    mirror.ensure(web.hub, web.actor, repo_type, f"{namespace}/{name}")
     with web.hub.db.read() as session:
         return find_repo(web.hub, session, web.actor, repo_type, f"{namespace}/{name}", perm)
 
