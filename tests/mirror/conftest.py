@@ -78,6 +78,8 @@ UPSTREAM_REPOS: dict[str, dict[str, Any]] = {
     f"{ORG}/gated-model": {"gated": "auto"},
     f"{ORG}/gpl-model": {"license": "gpl-3.0"},
     f"{ORG}/denied-model": {},
+    f"{ORG}/offline-model": {},
+    f"{ORG}/concurrent-model": {},
 }
 
 
