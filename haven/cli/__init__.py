@@ -170,5 +170,10 @@ class _errors:
         return False
 
 
+from haven.cli import mirror as _mirror  # noqa: E402 (registers on `app`, defined above)
+
+_mirror.install(app)
+
+
 def main() -> None:
     app()

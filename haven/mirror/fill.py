@@ -60,6 +60,7 @@ class Fill:
                 self.cond.notify_all()
 
     def _copy(self, source: Source) -> None:
+        log.info("mirror: fetching %s (%d bytes) from the upstream", self.oid, self.size)
         hasher = hashlib.sha256()
         with open(self.tmp, "r+b", buffering=0) as out, source() as response:
             for chunk in response.iter_bytes(CHUNK):

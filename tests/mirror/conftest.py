@@ -80,7 +80,18 @@ UPSTREAM_REPOS: dict[str, dict[str, Any]] = {
     f"{ORG}/denied-model": {},
     f"{ORG}/offline-model": {},
     f"{ORG}/concurrent-model": {},
+    f"{ORG}/pulled-model": {},
+    f"{ORG}/data": {"type": "dataset"},
 }
+
+
+def _dataset_files(name: str) -> dict[str, bytes]:
+    rows = "\n".join(f"{i},text number {i} {'x' * 20}" for i in range(200))
+    return {
+        "README.md": MIT_CARD.format(name=name).encode(),
+        "train.csv": f"id,text\n{rows}\n".encode(),
+        "test.csv": b"id,text\n1,one\n2,two\n",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -92,14 +103,17 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     commits, files = {}, {}
     for repo_id, spec in UPSTREAM_REPOS.items():
         folder = work / repo_id.replace("/", "_")
-        files[repo_id] = _model_files(repo_id, spec.get("license", "mit"))
+        repo_type = spec.get("type", "model")
+        files[repo_id] = (
+            _dataset_files(repo_id) if repo_type == "dataset" else _model_files(repo_id, spec.get("license", "mit"))
+        )
         _write(folder, files[repo_id])
         if spec.get("xet"):  # through hf_xet: the upstream stores the files in its CAS
             commits[repo_id] = client(hub, "upload", repo_id, str(folder), xet=True, home=work / "hf")["commit"]
         else:  # the in-process client has Xet off: Git LFS
             api = hub.api()
-            api.create_repo(repo_id, private=bool(spec.get("private")))
-            commits[repo_id] = api.upload_folder(repo_id=repo_id, folder_path=folder).oid
+            api.create_repo(repo_id, private=bool(spec.get("private")), repo_type=repo_type)
+            commits[repo_id] = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type=repo_type).oid
         if spec.get("gated"):
             hub.api().update_repo_settings(repo_id, gated=spec["gated"])
     yield Upstream(hub, commits, files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -53,3 +54,14 @@ def test_first_download_streams_and_resumes_with_ranges(mirror: Mirror) -> None:
     assert part.status_code == 206 and part.content == data[100:200]
     whole = httpx.get(url, follow_redirects=True)
     assert whole.status_code == 200 and whole.content == data
+
+
+def test_concurrent_first_downloads_fetch_the_upstream_once(mirror: Mirror) -> None:
+    repo_id = f"{ORG}/concurrent-model"
+    data = mirror.upstream.files[repo_id]["weights.bin"]
+    url = f"{mirror.hub.url}/{repo_id}/resolve/main/weights.bin"
+    with ThreadPoolExecutor(6) as pool:
+        bodies = list(pool.map(lambda _: httpx.get(url, follow_redirects=True, timeout=60).content, range(6)))
+    assert all(body == data for body in bodies)
+    log = (mirror.hub.server.data_dir.parent / f"server-{mirror.hub.server.port}.log").read_text()
+    assert log.count(f"fetching {sha(data)}") == 1
