@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
@@ -33,18 +35,18 @@ def test_private_upstream_repository_is_private_on_the_mirror(mirror: Mirror) ->
     assert httpx.get(f"{mirror.hub.url}/{repo_id}/resolve/main/config.json").status_code == 404
 
 
-def test_gated_upstream_repository_needs_access_granted_on_the_mirror(mirror: Mirror) -> None:
+def test_gated_upstream_repository_needs_access_granted_on_the_mirror(mirror: Mirror, tmp_path: Path) -> None:
     repo_id = f"{ORG}/gated-model"
     bob = mirror.hub.api("bob")
     assert bob.model_info(repo_id).gated == "auto"
     with pytest.raises(GatedRepoError):
-        bob.hf_hub_download(repo_id, "weights.bin")
+        bob.hf_hub_download(repo_id, "weights.bin", cache_dir=tmp_path)
     r = httpx.post(
         f"{mirror.hub.url}/api/models/{repo_id}/ask-access",
         json={"fields": {}},
         headers={"Authorization": f"Bearer {mirror.hub.tokens['bob']}"},
     )
     assert r.status_code == 200, r.text
-    path = bob.hf_hub_download(repo_id, "weights.bin", cache_dir=None, force_download=True)
+    path = bob.hf_hub_download(repo_id, "weights.bin", cache_dir=tmp_path)
     with open(path, "rb") as f:
         assert f.read() == mirror.upstream.files[repo_id]["weights.bin"]
