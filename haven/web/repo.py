@@ -48,6 +48,7 @@ def repo_context(web: Web, ref: RepoRef, tab: str, rev: str = "main") -> dict[st
     """What the repository header needs on every tab."""
     row = ref.row
     branches, tags = revisions(ref.git)
+    mirror_of = mirror.upstream_of(web.hub, row.id)
     with web.hub.db.read() as session:
         liked = not web.actor.anonymous and session.get(Like, (web.actor.user_id, row.id)) is not None
     return {
@@ -58,9 +59,11 @@ def repo_context(web: Web, ref: RepoRef, tab: str, rev: str = "main") -> dict[st
         "branches": branches,
         "tags": tags,
         "liked": liked,
-        "can_write": can(web.actor, Permission.WRITE, owner_id=row.owner_id, private=row.private),
+        # A mirror changes only by fetching: no edit or upload buttons, even for admins.
+        "can_write": can(web.actor, Permission.WRITE, owner_id=row.owner_id, private=row.private) and not mirror_of,
         "can_admin": can(web.actor, Permission.ADMIN, owner_id=row.owner_id, private=row.private),
         "security": scanning.repo_status(web.hub, row.id, row.head_sha),
+        "mirror_of": mirror_of,
     }
 
 

@@ -65,3 +65,9 @@ def test_concurrent_first_downloads_fetch_the_upstream_once(mirror: Mirror) -> N
     assert all(body == data for body in bodies)
     log = (mirror.hub.server.data_dir.parent / f"server-{mirror.hub.server.port}.log").read_text()
     assert log.count(f"fetching {sha(data)}") == 1
+
+
+def test_repository_page_shows_the_mirror_badge(mirror: Mirror) -> None:
+    page = httpx.get(f"{mirror.hub.url}/{ORG}/lfs-model")
+    assert page.status_code == 200
+    assert f'title="A read-only copy of {mirror.upstream.hub.url}">mirror</span>' in page.text
