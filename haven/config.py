@@ -121,7 +121,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Licences (card `license`) allowed to be mirrored; empty: any."
     )
     mirror_require_login: bool = Field(
-        False, description="Whether only signed-in callers may make Haven look a repository up upstream."
+        False,
+        description="Whether mirrored repositories (and looking repositories up upstream) are for signed-in callers only.",
     )
     mirror_ttl: float = Field(60.0, description="Seconds a mirrored repository's refs are trusted before re-checking.")
     mirror_timeout: float = Field(5.0, description="Seconds to wait for the upstream before answering from cache.")

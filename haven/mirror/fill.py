@@ -63,7 +63,7 @@ class Fill:
         log.info("mirror: fetching %s (%d bytes) from the upstream", self.oid, self.size)
         hasher = hashlib.sha256()
         with open(self.tmp, "r+b", buffering=0) as out, source() as response:
-            for chunk in response.iter_bytes(CHUNK):
+            for chunk in response.iter_raw(CHUNK):  # asked for identity encoding: the bytes as stored
                 if self.written + len(chunk) > self.size:
                     raise FillFailed(f"upstream sent more than the {self.size} bytes of {self.oid}")
                 out.write(chunk)

@@ -22,7 +22,7 @@ from haven import search
 from haven.auth.models import ORG, Account
 from haven.auth.permissions import Actor
 from haven.db import utcnow
-from haven.errors import BadRequest
+from haven.errors import BadRequest, RepoNotFound
 from haven.git.store import GitRepo, open_repo
 from haven.hub import Hub
 from haven.mirror import status, upstream
@@ -32,7 +32,7 @@ from haven.names import REPO_TYPES, check_name, check_namespace
 from haven.repos.commits import refresh_card
 from haven.repos.locks import repo_lock
 from haven.repos.models import Repo
-from haven.repos.service import RepoRef, touch
+from haven.repos.service import RepoRef, touch, web_path
 
 log = logging.getLogger("haven.mirror")
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
@@ -57,11 +57,14 @@ def ensure(hub: Hub, actor: Actor, repo_type: str, full_id: str) -> None:
             .outerjoin(MirrorRepo, MirrorRepo.repo_id == Repo.id)
             .where(Repo.type == repo_type, Repo.full_id == full_id)
         ).first()
-    if found is not None:
-        if found.upstream is not None:
-            _keep_fresh(hub, cfg, found.id, found.upstream, found.checked_at)
+    if found is not None and found.upstream is None:
         return
-    if actor.anonymous and cfg.require_login:
+    if actor.anonymous and cfg.require_login:  # mirrored repositories are for signed-in callers only
+        if found is not None:
+            raise RepoNotFound(f"Repository not found: {web_path(repo_type, full_id)}")
+        return
+    if found is not None:
+        _keep_fresh(hub, cfg, found.id, found.upstream, found.checked_at)
         return
     source = cfg.upstream_for(repo_type, full_id)
     if source is None:

@@ -80,7 +80,8 @@ def open_file(
     url = f"{upstream.url}/{URL_PREFIX[repo_type]}{full_id}/resolve/{commit}/{quote(path)}"
     client = httpx.Client(timeout=httpx.Timeout(timeout, read=60.0), follow_redirects=True)
     try:
-        with client.stream("GET", url, headers=_headers(upstream)) as response:
+        headers = {**_headers(upstream), "Accept-Encoding": "identity"}
+        with client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 raise UpstreamUnavailable(f"upstream {upstream.url} answered {response.status_code} for {path}")
             yield response

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-from tests.mirror.conftest import ORG, Mirror
+from tests.mirror.conftest import ORG, Mirror, start
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,29 @@ def test_gated_upstream_repository_needs_access_granted_on_the_mirror(mirror: Mi
     path = bob.hf_hub_download(repo_id, "weights.bin", cache_dir=tmp_path)
     with open(path, "rb") as f:
         assert f.read() == mirror.upstream.files[repo_id]["weights.bin"]
+
+
+def test_require_login_keeps_mirrored_repositories_from_anonymous_callers(mirror: Mirror) -> None:
+    if mirror.hub.backend != "sqlite":
+        pytest.skip("one extra mirror is enough")
+    upstream = mirror.upstream.hub
+    env = {
+        "HAVEN_MIRROR_UPSTREAM": upstream.url,  # the one-upstream settings, rules as JSON lists
+        "HAVEN_MIRROR_UPSTREAM_TOKEN": upstream.read_tokens["alice"],
+        "HAVEN_MIRROR_ALLOW": f'["{ORG}/lfs-*", "{ORG}/data"]',
+        "HAVEN_MIRROR_REQUIRE_LOGIN": "true",
+        "HAVEN_BLOB_PORT": "0",
+    }
+    strict = start("haven-mirror-login-", env)
+    try:
+        repo_id = f"{ORG}/lfs-model"
+        with pytest.raises(RepositoryNotFoundError):
+            strict.api(None).model_info(repo_id)  # anonymous: nothing is looked up
+        with pytest.raises(RepositoryNotFoundError):
+            strict.api("bob").model_info(f"{ORG}/xet-model")  # not in the allow list
+        assert strict.api("bob").model_info(repo_id).sha == mirror.upstream.commits[repo_id]
+        with pytest.raises(RepositoryNotFoundError):  # held now, and still only for signed-in callers
+            strict.api(None).model_info(repo_id)
+        assert httpx.get(f"{strict.url}/{repo_id}/resolve/main/config.json").status_code == 404
+    finally:
+        strict.server.stop()
