@@ -11,6 +11,7 @@ import logging
 import secrets
 import shutil
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +38,8 @@ from haven.repos.service import RepoRef, touch, web_path
 log = logging.getLogger("haven.mirror")
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+_DOWN_UNTIL: dict[int, float] = {}  # repo id -> monotonic time before which it is not asked again
+RETRY_DOWN = 10.0  # seconds an unreachable upstream is left alone (at most the TTL)
 
 
 def _lock(repo_type: str, full_id: str) -> threading.Lock:
@@ -178,6 +181,9 @@ def _keep_fresh(hub: Hub, cfg: MirrorConfig, repo_id: int, url: str, checked_at:
     if source is None:  # the upstream was removed from the configuration: serve what is held
         status.mark(status.STALE)
         return
+    if _DOWN_UNTIL.get(repo_id, 0.0) > time.monotonic():  # failed lately: do not make every request wait for it
+        status.mark(status.STALE)
+        return
     lock = _lock("refresh", str(repo_id))
     if not lock.acquire(blocking=False):  # another request is refreshing: answer from what is held
         status.mark(status.FRESH)
@@ -187,6 +193,7 @@ def _keep_fresh(hub: Hub, cfg: MirrorConfig, repo_id: int, url: str, checked_at:
         status.mark(status.FRESH)
     except upstream.UpstreamUnavailable as e:
         log.info("mirror: answering repo %s from cache: %s", repo_id, e.message)
+        _DOWN_UNTIL[repo_id] = time.monotonic() + min(cfg.ttl, RETRY_DOWN)
         status.mark(status.STALE)
     finally:
         lock.release()

@@ -55,12 +55,15 @@ FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+re
 def git_fetch(upstream: Upstream, repo_type: str, full_id: str, repo: Path, timeout: float) -> None:
     """Fetch every branch, tag and conversion ref into the bare repository `repo`, pruning deleted ones.
     LFS pointers come with the trees; their objects are fetched on first download."""
-    args = ["git", "-c", "credential.helper=", "-c", "protocol.version=2"]
-    if upstream.token:
-        args += ["-c", f"http.extraHeader=Authorization: Bearer {upstream.token}"]
-    args += ["-C", str(repo), "fetch", "--quiet", "--prune", "--no-tags", git_url(upstream, repo_type, full_id)]
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GIT_HTTP_LOW_SPEED_TIME": "30"}
-    env["GIT_HTTP_LOW_SPEED_LIMIT"] = "1"
+    args = ["git", "-c", "credential.helper=", "-c", "protocol.version=2", "-C", str(repo)]
+    args += ["fetch", "--quiet", "--prune", "--no-tags", git_url(upstream, repo_type, full_id)]
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_HTTP_LOW_SPEED_TIME": "30", "GIT_HTTP_LOW_SPEED_LIMIT": "1"}
+    if upstream.token:  # through the environment, not the command line other users' `ps` can read
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=f"Authorization: Bearer {upstream.token}",
+        )
     try:
         proc = subprocess.run(
             [*args, *FETCH_REFSPECS], capture_output=True, text=True, env=env, timeout=max(timeout, 600), check=False
