@@ -140,14 +140,30 @@ def mirror_config(path: Path, upstream: Upstream, **rules: Any) -> Path:
     return path
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def mirror(request: pytest.FixtureRequest, upstream: Upstream, postgres: Postgres | None) -> Iterator[Mirror]:
-    """A mirror of the upstream, once on SQLite and once on PostgreSQL."""
-    if request.param == "postgres" and postgres is None:
-        pytest.skip("PostgreSQL is not installed")
+def _start_mirror(upstream: Upstream, backend: str, pg: Postgres | None) -> Mirror:
     config = mirror_config(tempdir("haven-mirror-config-") / "mirror.json", upstream)
     env = {"HAVEN_MIRROR_CONFIG": str(config), "HAVEN_MIRROR_TTL": "1", "HAVEN_MIRROR_TIMEOUT": "3"}
     env["HAVEN_BLOB_PORT"] = "0"  # no sendfile process: it may take over its 10 s to start on a loaded machine
-    hub = start(f"haven-mirror-{request.param}-", env, postgres if request.param == "postgres" else None)
-    yield Mirror(hub, upstream)
-    hub.server.stop()
+    return Mirror(start(f"haven-mirror-{backend}-", env, pg), upstream)
+
+
+@pytest.fixture(scope="session")
+def sqlite_mirror(upstream: Upstream) -> Iterator[Mirror]:
+    mirror = _start_mirror(upstream, "sqlite", None)
+    yield mirror
+    mirror.hub.server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_mirror(upstream: Upstream, postgres: Postgres | None) -> Iterator[Mirror]:
+    if postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    mirror = _start_mirror(upstream, "postgres", postgres)
+    yield mirror
+    mirror.hub.server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def mirror(request: pytest.FixtureRequest) -> Mirror:
+    """A mirror of the upstream, once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_mirror")

@@ -52,9 +52,8 @@ def test_gated_upstream_repository_needs_access_granted_on_the_mirror(mirror: Mi
         assert f.read() == mirror.upstream.files[repo_id]["weights.bin"]
 
 
-def test_require_login_keeps_mirrored_repositories_from_anonymous_callers(mirror: Mirror) -> None:
-    if mirror.hub.backend != "sqlite":
-        pytest.skip("one extra mirror is enough")
+def test_require_login_keeps_mirrored_repositories_from_anonymous_callers(sqlite_mirror: Mirror) -> None:
+    mirror = sqlite_mirror  # one extra mirror is enough
     upstream = mirror.upstream.hub
     env = {
         "HAVEN_MIRROR_UPSTREAM": upstream.url,  # the one-upstream settings, rules as JSON lists

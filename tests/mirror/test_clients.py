@@ -7,17 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.clients._run import run_script
 from tests.mirror.conftest import MIT_CARD, ORG, SCRIPT, Mirror
 
 TINY_BERT_PUSH = Path(__file__).parents[1] / "clients" / "scripts" / "tiny_bert_push.py"
 
 
-def test_transformers_pipeline_through_the_mirror(mirror: Mirror, tmp_path: Path) -> None:
-    if mirror.hub.backend != "sqlite":
-        pytest.skip("the client path does not depend on the mirror's database")
+def test_transformers_pipeline_through_the_mirror(sqlite_mirror: Mirror, tmp_path: Path) -> None:
+    mirror = sqlite_mirror  # the client path does not depend on the mirror's database
     upstream = mirror.upstream.hub
     public, private, sharded = (f"{ORG}/tiny-bert{suffix}" for suffix in ("", "-private", "-sharded"))
     run_script(upstream, str(TINY_BERT_PUSH), str(tmp_path / "local"), public, private, sharded, home=tmp_path / "up")
@@ -37,9 +34,8 @@ def test_transformers_pipeline_through_the_mirror(mirror: Mirror, tmp_path: Path
     assert result["hub"] == result["local"]
 
 
-def test_load_dataset_through_the_mirror(mirror: Mirror, tmp_path: Path) -> None:
-    if mirror.hub.backend != "sqlite":
-        pytest.skip("the client path does not depend on the mirror's database")
+def test_load_dataset_through_the_mirror(sqlite_mirror: Mirror, tmp_path: Path) -> None:
+    mirror = sqlite_mirror  # the client path does not depend on the mirror's database
     result = run_script(mirror.hub, "load_dataset.py", f"{ORG}/data", home=tmp_path / "hf")
     train = [{"id": i, "text": f"text number {i} {'x' * 20}"} for i in range(200)]
     expected = {"train": train, "test": [{"id": 1, "text": "one"}, {"id": 2, "text": "two"}]}
