@@ -16,6 +16,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from haven.api import mirror_files
 from haven.api.common import check_gate, lookup, resolve_rev
 from haven.api.deps import credential, get_actor
 from haven.api.errors import base_url
@@ -26,7 +27,6 @@ from haven.cas import service as cas
 from haven.errors import EntryNotFound, NotFound
 from haven.git.store import open_repo
 from haven.hub import Hub
-from haven.mirror import files as mirror_files
 from haven.mirror.rules import config as mirror_config
 from haven.names import check_path
 from haven.repos.service import RepoRef
@@ -95,7 +95,7 @@ def _xet_file(
 ) -> Response:
     """A Xet-stored file: advertised to Xet clients (X-Xet-Hash, xet-auth link), and served to everyone
     else as plain bytes rebuilt from its chunks, with Range support. Neither that nor a blob: a mirrored
-    file not fetched yet (haven.mirror.files), or missing."""
+    file not fetched yet (haven.api.mirror_files), or missing."""
     info = cas.file_by_sha256(hub, oid)
     if info is None:
         return mirror_files.serve(request, hub, ref, commit, path, oid, size, headers)

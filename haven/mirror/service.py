@@ -2,7 +2,7 @@
 
 A mirrored repository is an ordinary Haven repository (row, bare git, blobs) plus a MirrorRepo row naming
 its upstream. Its history is fetched with git (identical commit ids), its large files on first download
-(haven.mirror.files). When the upstream cannot be reached, what is held is served and the answer is
+(haven.api.mirror_files). When the upstream cannot be reached, what is held is served and the answer is
 marked stale (haven.mirror.status)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Downloads of mirrored files not yet in the blob store: streamed to the client while they are cached."""
+"""Downloads of mirrored files not yet in the blob store (haven.mirror.fill): streamed to the client while
+they are cached."""
 
 from __future__ import annotations
 
