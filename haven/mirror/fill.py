@@ -24,7 +24,7 @@ from haven.storage.local import LocalBlobStore
 log = logging.getLogger("haven.mirror")
 CHUNK = 1 << 20
 
-Source = Callable[[], AbstractContextManager[Any]]  # opens a response with iter_bytes()
+Source = Callable[[], AbstractContextManager[Any]]  # opens an upstream.Body
 
 
 class FillFailed(Exception):
@@ -63,10 +63,10 @@ class Fill:
         log.info("mirror: fetching %s (%d bytes) from the upstream", self.oid, self.size)
         hasher = hashlib.sha256()
         with open(self.tmp, "r+b", buffering=0) as out, source() as response:
-            for chunk in response.iter_raw(CHUNK):  # asked for identity encoding: the bytes as stored
+            for chunk in response.chunks(CHUNK):
                 if self.written + len(chunk) > self.size:
                     raise FillFailed(f"upstream sent more than the {self.size} bytes of {self.oid}")
-                out.write(chunk)
+                _write_all(out, chunk)
                 hasher.update(chunk)
                 with self.cond:
                     self.written += len(chunk)
@@ -101,6 +101,11 @@ class Fill:
                 yield chunk
         finally:
             os.close(fd)
+
+
+def _write_all(out: Any, data: memoryview) -> None:
+    while data:
+        data = data[out.write(data) :]
 
 
 def _publish(store: LocalBlobStore, tmp: Any, oid: str) -> None:

@@ -80,7 +80,7 @@ def fetch_file(
     writer = hub.blobs.writer()
     try:
         with upstream.open_file(source, repo_type, full_id, commit, path, cfg.timeout) as response:
-            for chunk in response.iter_raw(1 << 20):
+            for chunk in response.chunks(1 << 20):
                 writer.write(chunk)
                 progress(len(chunk))
         writer.commit(oid, size)
