@@ -75,7 +75,7 @@ def resolve(
             return bytes_head(entry.size, headers, request.headers.get("range"))
         return bytes_body(ref.git.read_blob(entry.oid), headers, request.headers.get("range"), head)
     oid, size = entry.pointer.oid, entry.pointer.size
-    if hub.blobs.size(oid) is None:  # not a plain blob: the bytes live in Xet chunks
+    if hub.blobs.size(oid) is None:  # not a plain blob: Xet chunks, or a mirrored file not fetched yet
         return _xet_file(request, hub, ref, commit, path, oid, size, headers)
     query = request.app.state.signer.sign("blob", oid=oid, commit=commit, name=path.rsplit("/", 1)[-1])
     headers.update(
