@@ -33,7 +33,7 @@ def test_cached_files_are_served_stale_while_the_upstream_is_down(mirror: Mirror
         assert missing.status_code == 502 and "upstream" in missing.text.lower()
         assert httpx.get(f"{url}/api/models/{ORG}/never-mirrored").status_code == 404
     finally:
-        mirror.upstream.hub.server.start()
+        mirror.upstream.hub.server.start(timeout=180)  # a loaded machine may take a while
     time.sleep(1.2)
     fresh = httpx.get(f"{url}/{repo_id}/resolve/main/sub/extra.bin", follow_redirects=True)
     assert fresh.content == files["sub/extra.bin"]
