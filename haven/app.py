@@ -38,6 +38,7 @@ from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs.worker import Worker
 from haven.metadata import tasks as metadata_tasks
+from haven.mirror.status import MirrorStatusMiddleware
 from haven.ratelimit.counters import WindowCounters
 from haven.scanning import tasks as scan_tasks
 from haven.viewer import tasks as viewer_tasks
@@ -132,5 +133,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     if buckets(settings):  # off by default: then not even a pass-through layer
         app.add_middleware(RateLimitMiddleware, settings=settings, counters=rate_counters(settings))
     app.add_middleware(viewer.DatasetsServerHost)
+    app.add_middleware(MirrorStatusMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -131,6 +131,33 @@ class Settings(BaseSettings):
         60, gt=0, description="Seconds of the `inference` rate-limit window (HAVEN_INFERENCE_RATE_LIMIT)."
     )
 
+    # --- mirror mode (issue 11): a pull-through cache of upstream hubs (haven/mirror/) ---
+    mirror_upstream: str | None = Field(
+        None, description="Base URL of the hub mirrored on demand (any Hugging Face compatible endpoint); unset: off."
+    )
+    mirror_upstream_token: str | None = Field(None, description="Token sent to mirror_upstream (private/gated repos).")
+    mirror_config: Path | None = Field(
+        None,
+        description="YAML/JSON file listing several upstreams with their own rules "
+        "(`upstreams: [{url, token, allow, deny, repo_types, licenses}]`); replaces mirror_upstream.",
+    )
+    mirror_allow: list[str] = Field(
+        default_factory=lambda: ["*"], description="Repository id globs (e.g. `openai/*`) that may be mirrored."
+    )
+    mirror_deny: list[str] = Field(default_factory=list, description="Repository id globs never mirrored.")
+    mirror_repo_types: list[str] = Field(
+        default_factory=lambda: ["model", "dataset"], description="Repository types that may be mirrored."
+    )
+    mirror_licenses: list[str] = Field(
+        default_factory=list, description="Licences (card `license`) allowed to be mirrored; empty: any."
+    )
+    mirror_require_login: bool = Field(
+        False,
+        description="Whether mirrored repositories (and looking repositories up upstream) are for signed-in callers only.",
+    )
+    mirror_ttl: float = Field(60.0, description="Seconds a mirrored repository's refs are trusted before re-checking.")
+    mirror_timeout: float = Field(5.0, description="Seconds to wait for the upstream before answering from cache.")
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

@@ -11,6 +11,8 @@ from haven.auth.permissions import Actor, Permission
 from haven.errors import RevisionNotFound
 from haven.gating import service as gating
 from haven.hub import Hub
+from haven.mirror import service as mirror
+from haven.mirror.guard import refuse_writes as refuse_mirror_writes
 from haven.names import check_revision
 from haven.repos.service import RepoRef, find_repo, web_path
 
@@ -20,8 +22,12 @@ def full_id(namespace: str, name: str) -> str:
 
 
 def lookup(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, perm: Permission) -> RepoRef:
+    mirror.ensure(hub, actor, repo_type, full_id(namespace, name))  # mirror mode: fetch or refresh first
     with hub.db.read() as session:
-        return find_repo(hub, session, actor, repo_type, full_id(namespace, name), perm)
+        ref = find_repo(hub, session, actor, repo_type, full_id(namespace, name), perm)
+        if perm is Permission.WRITE:
+            refuse_mirror_writes(session, ref.row)
+        return ref
 
 
 def resolve_rev(ref: RepoRef, rev: str) -> str:

@@ -16,6 +16,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from haven.api import mirror_files
 from haven.api.common import check_gate, lookup, resolve_rev
 from haven.api.deps import credential, get_actor
 from haven.api.errors import base_url
@@ -26,6 +27,7 @@ from haven.cas import service as cas
 from haven.errors import EntryNotFound, NotFound
 from haven.git.store import open_repo
 from haven.hub import Hub
+from haven.mirror.rules import config as mirror_config
 from haven.names import check_path
 from haven.repos.service import RepoRef
 from haven.storage.local import OID_RE
@@ -74,8 +76,8 @@ def resolve(
             return bytes_head(entry.size, headers, request.headers.get("range"))
         return bytes_body(ref.git.read_blob(entry.oid), headers, request.headers.get("range"), head)
     oid, size = entry.pointer.oid, entry.pointer.size
-    if hub.blobs.size(oid) is None:  # not a plain blob: the bytes live in Xet chunks
-        return _xet_file(request, hub, ref, commit, oid, headers, head)
+    if hub.blobs.size(oid) is None:  # not a plain blob: Xet chunks, or a mirrored file not fetched yet
+        return _xet_file(request, hub, ref, commit, path, oid, size, headers)
     headers.update(
         {
             "ETag": f'"{entry.oid}"',
@@ -98,13 +100,15 @@ def blob_location(request: Request, hub: Hub, oid: str, commit: str, name: str) 
 
 
 def _xet_file(
-    request: Request, hub: Hub, ref: RepoRef, commit: str, oid: str, headers: dict[str, str], head: bool
+    request: Request, hub: Hub, ref: RepoRef, commit: str, path: str, oid: str, size: int, headers: dict[str, str]
 ) -> Response:
     """A Xet-stored file: advertised to Xet clients (X-Xet-Hash, xet-auth link), and served to everyone
-    else as plain bytes rebuilt from its chunks, with Range support."""
+    else as plain bytes rebuilt from its chunks, with Range support. Neither that nor a blob: a mirrored
+    file not fetched yet (haven.api.mirror_files), or missing."""
     info = cas.file_by_sha256(hub, oid)
     if info is None:
-        raise NotFound("The file's bytes are missing from storage")
+        return mirror_files.serve(request, hub, ref, commit, path, oid, size, headers)
+    head = request.method == "HEAD"
     refresh = f"{base_url(request)}/api/{ref.type}s/{ref.full_id}/xet-read-token/{commit}"
     headers.update(
         {
@@ -209,7 +213,8 @@ def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
         actor = ANONYMOUS if token is None else hub.auth.cached(token)
         key = (repo_type, f"{p['namespace']}/{p['name']}", None if token is None else hash_token(token))
         cache = lookup_cache(request)
-        hit = cache.get(key) if actor is not None else None
+        # Mirror mode: every lookup may have to ask the upstream (TTL), so none is answered from the cache.
+        hit = cache.get(key) if actor is not None and not mirror_config(hub.settings).enabled else None
         # Gated repositories are answered off the event loop for callers without a role: the gate asks the database.
         if hit is not None and (not hit[0].gated or actor.has_role_on(hit[0])):
             ref = RepoRef(hit[0], open_repo(hit[1]), hit[1])

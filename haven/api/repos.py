@@ -18,6 +18,7 @@ from haven.auth.permissions import Actor, Permission
 from haven.errors import BadRequest, NotFound, Unauthorized
 from haven.hub import Hub
 from haven.metadata import service as metadata
+from haven.mirror import service as mirror
 from haven.names import check_revision
 from haven.repos import service
 from haven.repos.card import CardError, derive, parse_card
@@ -188,6 +189,9 @@ def _info(
     if sha != ref.row.head_sha:
         _card_at(info, ref, sha)
     info["usedStorage"] = ref.row.used_storage
+    upstream = mirror.upstream_of(hub, ref.row.id)
+    if upstream is not None:  # a Haven extension: a read-only copy of this upstream repository
+        info["mirror"] = {"upstream": upstream}
     info["siblings"] = siblings(ref, sha, blobs)
     if repo_type == "model":
         info["spaces"] = []

@@ -182,10 +182,12 @@ class _errors:
         return False
 
 
+from haven.cli import mirror as _mirror  # noqa: E402 (registers on `app`, defined above)
 from haven.cli import teams  # noqa: E402 (it uses the helpers above)
 
 org_app.add_typer(teams.group_app, name="group")
 token_app.command("list")(teams.token_list)
+_mirror.install(app)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from haven.discussions.models import Discussion, DiscussionEvent
 from haven.gating.models import AccessRequest
 from haven.jobs.models import Job
 from haven.metadata.models import RepoMetadata
+from haven.mirror.models import MirrorNamespace, MirrorRepo
 from haven.orgs.models import ResourceGroup, ResourceGroupMember, ResourceGroupRepo
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity, RepoTag
 from haven.scanning.models import FileScan, RepoScan
@@ -25,6 +26,8 @@ __all__ = [
     "LfsObject",
     "Like",
     "Membership",
+    "MirrorNamespace",
+    "MirrorRepo",
     "Repo",
     "RepoActivity",
     "RepoMetadata",

@@ -22,6 +22,7 @@ from haven.git.store import Change, ChangeError, Delete, DeleteFolder, GitRepo, 
 from haven.hub import Hub
 from haven.jobs.queue import wake as wake_workers
 from haven.metadata import tasks as metadata_tasks
+from haven.mirror.guard import refuse_writes as refuse_mirror_writes
 from haven.names import check_path, check_revision
 from haven.repos import lfs
 from haven.repos.card import CardError, derive, parse_card
@@ -94,6 +95,7 @@ def prepare(
     """Checks that need no lock: the repository and `perm` on it, the paths, the parent, the LFS objects."""
     with hub.db.read() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, perm)
+        refuse_mirror_writes(session, ref.row)
     linked = lfs.linked(hub, ref.row.id, [op.oid for op in req.operations if isinstance(op, AddLfsFile)])
     for op in req.operations:
         check_path(op.path.rstrip("/") if isinstance(op, RemoveFolder) else op.path)

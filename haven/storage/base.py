@@ -23,6 +23,7 @@ class StorageUnavailable(HavenError):
     def __init__(self, message: str) -> None:
         super().__init__(message, headers={"Retry-After": "10"})
 
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """A published object as listed for maintenance (gc, fsck, backup): its oid, size and when it was last

@@ -14,6 +14,7 @@ from haven.errors import BadRequest, NotFound
 from haven.git.store import Entry, GitRepo
 from haven.inference.tasks import InferenceError
 from haven.metadata import service as metadata
+from haven.mirror import service as mirror
 from haven.repos import service
 from haven.repos.content import safetensors_header
 from haven.repos.models import Like
@@ -31,6 +32,7 @@ MAX_SAFETENSORS = 50
 
 def open_repo(web: Web, repo_type: str, namespace: str, name: str, perm: Permission = Permission.READ) -> RepoRef:
     """The repository if the visitor may see it (a 404 page otherwise, the same for missing and private)."""
+    mirror.ensure(web.hub, web.actor, repo_type, f"{namespace}/{name}")
     with web.hub.db.read() as session:
         return find_repo(web.hub, session, web.actor, repo_type, f"{namespace}/{name}", perm)
 
@@ -46,6 +48,7 @@ def repo_context(web: Web, ref: RepoRef, tab: str, rev: str = "main") -> dict[st
     """What the repository header needs on every tab."""
     row = ref.row
     branches, tags = revisions(ref.git)
+    mirror_of = mirror.upstream_of(web.hub, row.id)
     with web.hub.db.read() as session:
         liked = not web.actor.anonymous and session.get(Like, (web.actor.user_id, row.id)) is not None
     return {
@@ -56,9 +59,11 @@ def repo_context(web: Web, ref: RepoRef, tab: str, rev: str = "main") -> dict[st
         "branches": branches,
         "tags": tags,
         "liked": liked,
-        "can_write": can(web.actor, Permission.WRITE, row),
+        # A mirror changes only by fetching: no edit or upload buttons, even for admins.
+        "can_write": can(web.actor, Permission.WRITE, row) and not mirror_of,
         "can_admin": can(web.actor, Permission.ADMIN, row),
         "security": scanning.repo_status(web.hub, row.id, row.head_sha),
+        "mirror_of": mirror_of,
     }
 
 

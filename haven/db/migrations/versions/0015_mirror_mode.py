@@ -5,6 +5,9 @@ Revises: 0014
 Create Date: 2026-12-02
 """
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0015"
 down_revision = "0014"
 branch_labels = None
@@ -12,8 +15,27 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the work on this issue, so parallel branches keep one linear history
+    op.create_table(
+        "mirror_namespaces",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("upstream", sa.String(length=512), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_mirror_namespaces_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_mirror_namespaces")),
+    )
+    op.create_table(
+        "mirror_repos",
+        sa.Column("repo_id", sa.Integer(), nullable=False),
+        sa.Column("upstream", sa.String(length=512), nullable=False),
+        sa.Column("checked_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["repo_id"], ["repos.id"], name=op.f("fk_mirror_repos_repo_id_repos"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("repo_id", name=op.f("pk_mirror_repos")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("mirror_repos")
+    op.drop_table("mirror_namespaces")
