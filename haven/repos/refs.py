@@ -25,7 +25,7 @@ def _resolve(ref: RepoRef, rev: str) -> str:
 def create_branch(hub: Hub, ref: RepoRef, branch: str, start: str | None) -> None:
     check_branch_name(branch)
     name = f"refs/heads/{branch}"
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         target = _resolve(ref, start or DEFAULT_BRANCH)
         if ref.git.ref(name) is not None:
             raise Conflict(f"Reference {name} already exists")
@@ -39,37 +39,43 @@ def delete_branch(hub: Hub, ref: RepoRef, branch: str) -> None:
     check_revision(branch)
     if branch == DEFAULT_BRANCH:
         raise BadRequest(f"Cannot delete refs/heads/{DEFAULT_BRANCH}")
-    _delete_ref(ref, f"refs/heads/{branch}", branch)
+    _delete_ref(hub, ref, f"refs/heads/{branch}", branch)
 
 
 def create_tag(hub: Hub, ref: RepoRef, tag: str, revision: str, message: str | None) -> None:
     check_branch_name(tag)
     name = f"refs/tags/{tag}"
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         target = _resolve(ref, revision)
         if ref.git.ref(name) is not None:
             raise Conflict(f"Reference {name} already exists")
-        ref.git.update_ref(name, target, None)
+        try:
+            ref.git.update_ref(name, target, None)
+        except RefUpdateConflict:
+            raise Conflict(f"Reference {name} already exists") from None
 
 
 def delete_tag(hub: Hub, ref: RepoRef, tag: str) -> None:
     check_revision(tag)
-    _delete_ref(ref, f"refs/tags/{tag}", tag)
+    _delete_ref(hub, ref, f"refs/tags/{tag}", tag)
 
 
-def _delete_ref(ref: RepoRef, name: str, shown: str) -> None:
-    with repo_lock(ref.path):
+def _delete_ref(hub: Hub, ref: RepoRef, name: str, shown: str) -> None:
+    with repo_lock(hub.db, ref):
         current = ref.git.ref(name)
         if current is None:
             raise RevisionNotFound(f"Invalid rev id: {shown}")
-        ref.git.delete_ref(name, current)
+        try:
+            ref.git.delete_ref(name, current)
+        except RefUpdateConflict:
+            raise Conflict(f"{shown} moved while it was being deleted; retry") from None
 
 
 def super_squash(hub: Hub, actor: Actor, ref: RepoRef, branch: str, message: str | None) -> str:
     """Replace the branch's history with a single commit holding its current tree."""
     check_revision(branch)
     name = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         head = ref.git.ref(name)
         if head is None:
             raise RevisionNotFound(f"Invalid rev id: {branch}")
