@@ -172,3 +172,6 @@ class _errors:
 
 def main() -> None:
     app()
+
+
+from haven.cli import worker as _worker  # noqa: E402,F401  (registers `haven worker`)

@@ -1,0 +1,72 @@
+"""Readiness (can this process serve: database and storage answer) and the Prometheus metrics page.
+
+Liveness is /api/health (the process answers at all); readiness is for load balancers and orchestrators,
+which should send no traffic to a process whose database or storage is gone, and 503 tells them so.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import text
+
+from haven.api.deps import HubDep, credential
+from haven.api.responses import JSON
+from haven.errors import InvalidToken
+from haven.hub import Hub
+from haven.ops import metrics
+
+router = APIRouter()
+
+
+def check_database(hub: Hub) -> None:
+    with hub.db.read() as session:
+        session.execute(text("SELECT 1"))
+
+
+def check_storage(hub: Hub) -> None:
+    """The repositories and blobs directories exist, and the data dir takes a write (not full, not read-only)."""
+    for path in (hub.settings.repos_dir, hub.settings.blobs_dir):
+        if not path.is_dir():
+            raise OSError(f"{path} is missing")
+    probe = hub.settings.data_dir / f".ready-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        probe.write_bytes(b"ok")
+        if probe.read_bytes() != b"ok":
+            raise OSError("the storage probe read back different bytes")
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+CHECKS: dict[str, Callable[[Hub], None]] = {"database": check_database, "storage": check_storage}
+
+
+@router.get("/api/ready")
+def ready(hub: HubDep) -> Response:
+    results: dict[str, dict[str, object]] = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check(hub)
+        except Exception as e:  # any failure means not ready; the reason goes to the caller
+            results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
+        else:
+            results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    ok = all(r["ok"] for r in results.values())
+    return JSON({"status": "ready" if ok else "unavailable", "checks": results}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(request: Request, hub: HubDep) -> Response:
+    expected = hub.settings.metrics_token
+    if expected:
+        given = credential(request.headers.get("authorization")) or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise InvalidToken()
+    body, content_type = metrics.exposition(hub.db)
+    return Response(body, media_type=content_type)
