@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.hub = hub
     app.state.signer = Signer(settings.signing_key(), settings.signed_url_ttl)
     errors.install(app)
+    health.install(app)
     app.include_router(health.router)
     app.include_router(inference.router)  # first: POST /models/... and /v1/... before any catch-all
     app.include_router(viewer.router)

@@ -7,20 +7,24 @@ which should send no traffic to a process whose database or storage is gone, and
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 import time
 from collections.abc import Callable
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from haven.api.deps import HubDep, credential
+from haven.api.errors import error_response
 from haven.api.responses import JSON
 from haven.errors import InvalidToken
 from haven.hub import Hub
 from haven.ops import metrics
 
+log = logging.getLogger("haven")
 router = APIRouter()
 
 
@@ -44,6 +48,29 @@ def check_storage(hub: Hub) -> None:
 
 
 CHECKS: dict[str, Callable[[Hub], None]] = {"database": check_database, "storage": check_storage}
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    """Whether a database error means "not reachable right now" (restart, failover, network), not a bug."""
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)  # psycopg: None when there never was a connection
+    if isinstance(exc, OperationalError):
+        return state is None or state.startswith(("08", "57P")) or "database is locked" in str(exc.orig)
+    return state is not None and state.startswith(("08", "57P"))
+
+
+def install(app: FastAPI) -> None:
+    """Requests that meet a database outage get 503 with Retry-After (clients retry), not a 500."""
+
+    @app.exception_handler(DBAPIError)
+    async def _unavailable(request: Request, exc: DBAPIError) -> Response:
+        rid = request.scope.get("haven.request_id", "")
+        if not database_unavailable(exc):
+            log.error("database error on %s %s (request %s)", request.method, request.url.path, rid, exc_info=exc)
+            return error_response(500, f"Internal server error (request id {rid})")
+        log.warning("database unavailable on %s %s (request %s): %s", request.method, request.url.path, rid, exc.orig)
+        return error_response(503, "The database is unavailable; retry shortly", headers={"Retry-After": "5"})
 
 
 @router.get("/api/ready")
