@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+
+import pytest
 
 from tests.conftest import Hub, _seed
 from tests.support import Postgres, Server, tempdir
@@ -19,3 +22,11 @@ def own_hub(pg: Postgres | None = None, **env: str) -> Hub:
     tokens, read_tokens = _seed(server)
     server.start(timeout=START_TIMEOUT)
     return Hub(server, "postgres" if pg else "sqlite", tokens, read_tokens)
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[Hub]:
+    """A server with two worker processes and JSON logs, shared by a module's tests that leave it running."""
+    hub = own_hub(HAVEN_WORKERS="2", HAVEN_LOG_FORMAT="json")
+    yield hub
+    hub.server.stop()

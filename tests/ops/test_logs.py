@@ -1,0 +1,62 @@
+"""One JSON log line per request (id, method, route, status, duration, bytes, user); X-Request-Id in and out."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import orjson
+
+from tests.conftest import Hub
+from tests.faults.conftest import auth, wait_until
+
+
+def log_lines(hub: Hub) -> list[dict]:  # type: ignore[type-arg]
+    path = hub.server.data_dir.parent / f"server-{hub.server.port}.log"
+    lines = []
+    for raw in path.read_bytes().splitlines():
+        if raw.startswith(b"{"):
+            lines.append(orjson.loads(raw))
+    return lines
+
+
+def access_line(hub: Hub, request_id: str) -> dict | None:  # type: ignore[type-arg]
+    found = [line for line in log_lines(hub) if line.get("request_id") == request_id]
+    return found[0] if found else None
+
+
+def test_a_request_is_logged_once_as_json_under_the_clients_request_id(two_workers: Hub) -> None:
+    hub = two_workers
+    rid = f"client-{uuid.uuid4().hex}"
+    r = httpx.get(f"{hub.url}/api/whoami-v2", headers={"X-Request-Id": rid, **auth(hub, "bob")}, timeout=30)
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == rid
+    wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
+    line = access_line(hub, rid)
+    assert line is not None
+    assert line["logger"] == "haven.access"
+    assert (line["method"], line["route"], line["status"], line["user"]) == ("GET", "/api/whoami-v2", 200, "bob")
+    assert line["bytes"] == len(r.content)
+    assert 0 < line["duration_ms"] < 30_000
+    assert sum(1 for entry in log_lines(hub) if entry.get("request_id") == rid) == 1
+
+
+def test_without_a_usable_request_id_the_server_makes_one(two_workers: Hub) -> None:
+    hub = two_workers
+    for sent in ({}, {"X-Request-Id": "has spaces and\ttabs"}, {"X-Request-Id": "x" * 500}):
+        r = httpx.get(f"{hub.url}/api/health", headers=sent, timeout=30)
+        rid = r.headers["x-request-id"]
+        assert rid and rid != sent.get("X-Request-Id") and len(rid) <= 128
+        wait_until(lambda rid=rid: access_line(hub, rid) is not None, what="the access log line")
+        line = access_line(hub, rid)
+        assert line is not None and line["user"] is None and line["status"] == 200
+
+
+def test_errors_carry_the_request_id_the_client_sent(two_workers: Hub) -> None:
+    hub = two_workers
+    rid = f"client-{uuid.uuid4().hex}"
+    r = httpx.get(f"{hub.url}/api/models/alice/nope-{rid[-6:]}", headers={"X-Request-Id": rid}, timeout=30)
+    assert r.status_code == 404 and r.headers["x-request-id"] == rid
+    wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
+    line = access_line(hub, rid)
+    assert line is not None and line["status"] == 404 and line["route"] == "/api/{repo_type}/{namespace}/{name}"
