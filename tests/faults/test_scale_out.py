@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -116,16 +117,32 @@ def committer(hub: Hub, repo_id: str, name: str, ledger: Ledger, stop: threading
                 time.sleep(0.05)
 
 
-def run_committers(hubs: list[Hub], repo_id: str, per_hub: int, ledger: Ledger, **kw: int) -> list[threading.Thread]:
-    stop = kw.pop("stop", None) or threading.Event()
+def run_committers(
+    hubs: list[Hub], repo_id: str, per_hub: int, ledger: Ledger, stop: threading.Event, limit: int = 10**9
+) -> list[threading.Thread]:
     threads = [
-        threading.Thread(target=committer, args=(hub, repo_id, f"p{h}t{t}", ledger, stop), kwargs=kw)
+        threading.Thread(target=committer, args=(hub, repo_id, f"p{h}t{t}", ledger, stop, limit))
         for h, hub in enumerate(hubs)
         for t in range(per_hub)
     ]
     for t in threads:
         t.start()
     return threads
+
+
+@contextmanager
+def under_load(fleet: Fleet, per_hub: int, warm_up: int) -> Iterator[tuple[str, Ledger]]:
+    """Committers on both servers to a new repository, busy (`warm_up` commits acknowledged) when this yields;
+    stopped and joined when it exits."""
+    repo_id, ledger, stop = new_repo(fleet), Ledger(), threading.Event()
+    threads = run_committers(fleet.hubs, repo_id, per_hub, ledger, stop)
+    try:
+        wait_until(lambda: len(ledger.acked) >= warm_up, timeout=90, what="a busy fleet")
+        yield repo_id, ledger
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
 
 
 def assert_consistent(hub: Hub, repo_id: str, ledger: Ledger) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -174,7 +191,7 @@ def _find_repo_dir(hub: Hub, repo_id: str):  # type: ignore[no-untyped-def]
 def test_parallel_committers_on_two_processes_lose_no_update(fleet: Fleet) -> None:
     repo_id = new_repo(fleet)
     ledger = Ledger()
-    for t in run_committers(fleet.hubs, repo_id, per_hub=4, ledger=ledger, limit=4):
+    for t in run_committers(fleet.hubs, repo_id, per_hub=4, ledger=ledger, stop=threading.Event(), limit=4):
         t.join(120)
     assert ledger.failures == 0, "a commit failed although nothing went wrong"
     tree = assert_consistent(fleet.b, repo_id, ledger)
@@ -192,23 +209,16 @@ def ready(hub: Hub) -> int:
 
 
 def test_postgres_restart_under_load_gives_errors_not_corruption(fleet: Fleet) -> None:
-    repo_id = new_repo(fleet)
-    ledger = Ledger()
-    stop = threading.Event()
-    threads = run_committers(fleet.hubs, repo_id, per_hub=2, ledger=ledger, stop=stop)
-    wait_until(lambda: len(ledger.acked) >= 6, timeout=60, what="commits before the restart")
-    fleet.pg.stop()  # immediate: connections drop mid-transaction
-    try:
-        assert {ready(hub) for hub in fleet.hubs} == {503}
-        time.sleep(2)
-    finally:
-        fleet.pg.resume()
-    acked_at_restart = len(ledger.acked)
-    wait_until(lambda: all(ready(hub) == 200 for hub in fleet.hubs), timeout=60, what="both servers ready again")
-    wait_until(lambda: len(ledger.acked) >= acked_at_restart + 6, timeout=60, what="commits after the restart")
-    stop.set()
-    for t in threads:
-        t.join(60)
+    with under_load(fleet, per_hub=2, warm_up=6) as (repo_id, ledger):
+        fleet.pg.stop()  # immediate: connections drop mid-transaction
+        try:
+            assert {ready(hub) for hub in fleet.hubs} == {503}
+            time.sleep(2)
+        finally:
+            fleet.pg.resume()
+        acked_at_restart = len(ledger.acked)
+        wait_until(lambda: all(ready(hub) == 200 for hub in fleet.hubs), timeout=60, what="both servers ready")
+        wait_until(lambda: len(ledger.acked) >= acked_at_restart + 6, timeout=60, what="commits after the restart")
     assert ledger.failures > 0, "the clients should have noticed the outage"
     assert set(ledger.statuses) <= {0, 503}, f"an outage is 503 (retry), not {ledger.statuses}"
     assert_consistent(fleet.a, repo_id, ledger)
@@ -218,17 +228,10 @@ def test_postgres_restart_under_load_gives_errors_not_corruption(fleet: Fleet) -
 
 
 def test_kill_9_of_one_process_leaves_the_other_serving_and_the_data_whole(fleet: Fleet) -> None:
-    repo_id = new_repo(fleet)
-    ledger = Ledger()
-    stop = threading.Event()
-    threads = run_committers(fleet.hubs, repo_id, per_hub=3, ledger=ledger, stop=stop)
-    wait_until(lambda: len(ledger.acked) >= 15, timeout=90, what="a busy fleet")
-    fleet.a.server.kill()
-    acked_at_kill = len(ledger.acked)
-    wait_until(lambda: len(ledger.acked) >= acked_at_kill + 10, timeout=60, what="the survivor to keep committing")
-    stop.set()
-    for t in threads:
-        t.join(60)
+    with under_load(fleet, per_hub=3, warm_up=15) as (repo_id, ledger):
+        fleet.a.server.kill()
+        acked_at_kill = len(ledger.acked)
+        wait_until(lambda: len(ledger.acked) >= acked_at_kill + 10, timeout=60, what="the survivor to keep going")
     assert ledger.failures > 0, "the killed process's clients should have seen errors"
     assert_consistent(fleet.b, repo_id, ledger)
     # An upload cut off with the dead process is retried against the survivor, and lands.
