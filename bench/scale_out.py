@@ -135,12 +135,12 @@ def p99(xs: list[float]) -> float:
 
 def wrk_pair(targets: list[str], duration: int) -> tuple[float, float]:
     """Two wrk processes at once (16 connections each), one per target: summed req/s, worst p99 (ms)."""
-    args = ["wrk", "-t1", "-c16", f"-d{duration}s", "--latency"]
+    args = ["wrk", "-t1", "-c16", f"-d{duration}s", "--latency", "--timeout", "30s"]
     procs = [subprocess.Popen([*args, t], stdout=subprocess.PIPE, text=True) for t in targets]
     rate, worst = 0.0, 0.0
     for p in procs:
         out, _ = p.communicate()
-        if "Non-2xx" in out or "Socket errors" in out:
+        if "Non-2xx" in out or "Socket errors" in out:  # a timeout (30 s) counts as an error too
             raise RuntimeError(f"wrk errors:\n{out}")
         rate += float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
         m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
