@@ -65,7 +65,7 @@ class Server:
     def cli(self, *args: str) -> str:
         return haven_cli(self.data_dir, *args, env=self.env)
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 120.0) -> None:  # worker processes import the whole app: slow on a busy machine
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*HAVEN, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],

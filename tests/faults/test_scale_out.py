@@ -23,7 +23,6 @@ import pytest
 
 from tests.conftest import Hub, _seed
 from tests.faults.conftest import add, add_lfs, blob_path, commit, download, files, lfs_batch, sha256, wait_until
-from tests.ops.conftest import START_TIMEOUT
 from tests.support import Postgres, Server, tempdir
 
 
@@ -51,7 +50,7 @@ def fleet() -> Iterator[Fleet]:
     servers = [Server(data, database_url=url) for _ in range(2)]
     tokens, read_tokens = _seed(servers[0])
     for server in servers:
-        server.start(timeout=START_TIMEOUT)
+        server.start()
     yield Fleet(pg, *(Hub(s, "postgres", tokens, read_tokens) for s in servers))
     for server in servers:
         server.stop()

@@ -1,4 +1,4 @@
-"""Servers of a test's own for the operations tests, started patiently (workers import the whole app)."""
+"""Servers of a test's own for the operations tests."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 from tests.conftest import Hub, _seed
 from tests.support import Postgres, Server, tempdir
 
-START_TIMEOUT = 120.0  # seconds; two worker processes on a busy two-core machine take a while
-
 
 def own_hub(pg: Postgres | None = None, **env: str) -> Hub:
     """A seeded server of the test's own (SQLite, or PostgreSQL when `pg` is given)."""
@@ -20,7 +18,7 @@ def own_hub(pg: Postgres | None = None, **env: str) -> Hub:
     server = Server(root / "data", database_url=url, extra_env=dict(env))
     server.data_dir.mkdir(parents=True)
     tokens, read_tokens = _seed(server)
-    server.start(timeout=START_TIMEOUT)
+    server.start()
     return Hub(server, "postgres" if pg else "sqlite", tokens, read_tokens)
 
 
