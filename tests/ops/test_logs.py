@@ -60,3 +60,28 @@ def test_errors_carry_the_request_id_the_client_sent(two_workers: Hub) -> None:
     wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
     line = access_line(hub, rid)
     assert line is not None and line["status"] == 404 and line["route"] == "/api/{repo_type}/{namespace}/{name}"
+
+
+def test_a_web_page_is_logged_with_the_signed_in_user(two_workers: Hub) -> None:
+    """Signed in through the web form (real login, real session cookie), the log line names the user."""
+    from haven.auth import service
+    from haven.config import Settings
+    from haven.hub import Hub as HavenHub
+
+    hub = two_workers
+    name, password = f"web{uuid.uuid4().hex[:6]}", "a long enough password"
+    haven = HavenHub.open(Settings(data_dir=hub.server.data_dir), migrate=False)
+    with haven.db.write() as session:
+        service.create_user(session, name, email=f"{name}@example.org", password=password)
+    haven.close()
+    with httpx.Client(base_url=hub.url, timeout=30, follow_redirects=False) as browser:
+        login_page = browser.get("/login")
+        csrf = login_page.cookies.get("haven_csrf") or ""
+        assert csrf, "the login form's CSRF cookie"
+        r = browser.post("/login", data={"name": name, "password": password, "csrf_token": csrf})
+        assert r.status_code in (302, 303), r.text[:300]
+        rid = f"web-{uuid.uuid4().hex}"
+        assert browser.get("/", headers={"X-Request-Id": rid}).status_code == 200
+    wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
+    line = access_line(hub, rid)
+    assert line is not None and line["user"] == name and line["route"] == "/"
