@@ -37,7 +37,7 @@ def check_storage(hub: Hub) -> None:
     """The repositories and blobs directories exist, and the data dir takes a write (not full, not read-only)."""
     for path in (hub.settings.repos_dir, hub.settings.blobs_dir):
         if not path.is_dir():
-            raise OSError(f"{path} is missing")
+            raise OSError(f"the {path.name} directory is missing")  # no absolute paths to anonymous callers
     probe = hub.settings.data_dir / f".ready-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         probe.write_bytes(b"ok")
@@ -81,7 +81,8 @@ def ready(hub: HubDep) -> Response:
         try:
             check(hub)
         except Exception as e:  # any failure means not ready; the reason goes to the caller
-            results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
+            detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)  # strerror: without the path
+            results[name] = {"ok": False, "error": f"{type(e).__name__}: {detail}"[:300]}
         else:
             results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
     ok = all(r["ok"] for r in results.values())
