@@ -62,7 +62,8 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         record = RequestRecord(request_id(scope))
-        scope = {**scope, "haven.request_id": record.id, "haven.request": record}  # error pages show the id
+        # In place, not a copy: the server-error handler outside this middleware reads the id from this scope.
+        scope["haven.request_id"], scope["haven.request"] = record.id, record
         started = time.perf_counter()
         status, sent = 500, 0  # what the log says if the app raises before answering
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import orjson
@@ -85,3 +86,25 @@ def test_a_web_page_is_logged_with_the_signed_in_user(two_workers: Hub) -> None:
     wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
     line = access_line(hub, rid)
     assert line is not None and line["user"] == name and line["route"] == "/"
+
+
+def test_an_unhandled_error_answers_500_with_the_request_id(tmp_path: Path) -> None:
+    """A crash is answered outside the request-id middleware; the id still reaches the header and the body."""
+    from fastapi.testclient import TestClient
+
+    from haven.app import create_app
+    from haven.config import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, job_workers=0))
+
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the catch-all routes
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/api/boom", headers={"X-Request-Id": "given-1"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "given-1" and "given-1" in r.json()["error"]
+    r = client.get("/api/boom")
+    made = r.headers["x-request-id"]
+    assert r.status_code == 500 and made and made in r.json()["error"] and "kaboom" not in r.text
