@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     allow_signup: bool = Field(True, description="Whether visitors may create accounts on the web sign-up page.")
     session_days: int = Field(30, description="Lifetime in days of a web login session.")
     job_workers: int = Field(
-        1, description="Background job threads per server process (file metadata); 0 runs none in this process."
+        1,
+        description="Background job threads per lane per server process (metadata, scans, webhooks; dataset "
+        "conversions have a lane of their own); 0 runs none in this process (leave them to `haven worker`).",
     )
     viewer_max_bytes: int = Field(
         5_000 * MB,
@@ -157,6 +159,20 @@ class Settings(BaseSettings):
     )
     mirror_ttl: float = Field(60.0, description="Seconds a mirrored repository's refs are trusted before re-checking.")
     mirror_timeout: float = Field(5.0, description="Seconds to wait for the upstream before answering from cache.")
+
+    # --- many processes and operations (issue 10) ---
+    job_kinds: str | None = Field(
+        None,
+        description="Job kinds (comma-separated) the server's own job threads take; default all. `haven worker "
+        "--kinds` runs the others in a process of their own.",
+    )
+    log_format: str = Field("text", description="Log lines as `text` or `json` (one JSON object per line).")
+    metrics_token: str | None = Field(
+        None, description="When set, /metrics asks for it as a bearer token; unset, /metrics is open to all."
+    )
+    shutdown_timeout: int = Field(
+        120, description="Seconds a stopping server (SIGTERM) gives in-flight requests, such as uploads, to finish."
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -11,27 +11,38 @@ import sys
 import time
 
 from haven.config import Settings
+from haven.ops.multiprocess import ENV
 from haven.storage.base import StorageUnavailable
+
+BLOB_SERVER_START = 60.0  # seconds; it imports much of the app, slow on a loaded machine
 
 
 def app_factory():  # type: ignore[no-untyped-def]
     """Builds the app inside each worker process from the environment `run` prepared."""
     from haven.api.files import route_resolve_first
     from haven.app import create_app
+    from haven.ops.logs import configure_logging
 
-    app = create_app(Settings())
+    settings = Settings()
+    configure_logging(settings)
+    app = create_app(settings)
     route_resolve_first(app)
     return app
 
 
 def run(settings: Settings) -> None:
+    from haven.ops.multiprocess import prepare_directory
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_directory(settings.data_dir, settings.port)  # before anything imports prometheus_client
+
     from granian import Granian
     from granian.constants import Interfaces
 
     from haven.hub import Hub
+    from haven.ops.logs import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings)
     # Migrate and prepare once, before workers start; workers then only open.
     hub = Hub.open(settings)
     try:
@@ -55,7 +66,8 @@ def run(settings: Settings) -> None:
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
-        log_access=False,
+        log_access=False,  # haven.ops.middleware logs each request, with its route, user and request id
+        workers_kill_timeout=settings.shutdown_timeout,
     ).serve()
     if blob_server is not None:
         blob_server.terminate()
@@ -71,8 +83,9 @@ def _start_blob_server(settings: Settings) -> subprocess.Popen[bytes] | None:
             settings.blob_port = s.getsockname()[1]
     os.environ["HAVEN_BLOB_PORT"] = str(settings.blob_port)
     logging.getLogger("haven").info("LFS blobs served with sendfile on port %d", settings.blob_port)
-    proc = subprocess.Popen([sys.executable, "-m", "haven.blobserver", str(settings.port)], env=os.environ.copy())
-    deadline = time.monotonic() + 60  # a loaded machine may take long to import it
+    env = {k: v for k, v in os.environ.items() if k != ENV}  # its requests are not the app's: no metrics files
+    proc = subprocess.Popen([sys.executable, "-m", "haven.blobserver", str(settings.port)], env=env)
+    deadline = time.monotonic() + BLOB_SERVER_START
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError), socket.create_connection((settings.host, settings.blob_port), timeout=1):
             return proc

@@ -65,7 +65,7 @@ class Server:
     def cli(self, *args: str) -> str:
         return haven_cli(self.data_dir, *args, env=self.env)
 
-    def start(self, timeout: float = 120.0) -> None:  # generous: CI machines may be loaded
+    def start(self, timeout: float = 120.0) -> None:  # generous: worker processes import the whole app
         self.log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*HAVEN, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
@@ -134,9 +134,14 @@ class Postgres:
             shutil.chown(self.root, "postgres", "postgres")
         data = self.root / "data"
         self._run(str(bindir / "initdb"), "-D", str(data), "-U", "haven", "--auth=trust", "-E", "UTF8")
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start")
         self.bindir = bindir
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the cluster again after `stop` (a restart: same data, same port)."""
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        data, log = str(self.root / "data"), str(self.root / "pg.log")
+        self._run(str(self.bindir / "pg_ctl"), "-D", data, "-o", opts, "-l", log, "-w", "start")
 
     def create_database(self, name: str) -> str:
         self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "haven", name)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from haven.auth.permissions import ANONYMOUS, Actor
 from haven.errors import InvalidToken
 from haven.hub import Hub
+from haven.ops.middleware import note_user
 
 
 def get_hub(request: Request) -> Hub:
@@ -38,7 +39,9 @@ def get_actor(request: Request) -> Actor:
     token = credential(request.headers.get("authorization"))
     if token is None:
         return ANONYMOUS
-    return request.app.state.hub.auth.from_token(token)
+    actor = request.app.state.hub.auth.from_token(token)
+    note_user(request.scope, actor.name)  # for the request's log line
+    return actor
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]

@@ -63,9 +63,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
-        rid = request.headers.get("x-amzn-trace-id", "")
+        rid = request.scope.get("haven.request_id", "")
         log.exception("unhandled error on %s %s (request %s)", request.method, request.url.path, rid)
-        return error_response(500, f"Internal server error (request id {rid})")
+        # Answered outside the request-id middleware, so the header is set here.
+        return error_response(500, f"Internal server error (request id {rid})", headers={"X-Request-Id": rid})
 
 
 def base_url(request: Request) -> str:

@@ -195,5 +195,6 @@ def main() -> None:
 
 
 from haven.cli import recovery as _recovery  # noqa: E402  (its commands use the helpers above)
+from haven.cli import worker as _worker  # noqa: E402,F401  (registers `haven worker`)
 
 _recovery.register(app)

@@ -52,7 +52,7 @@ def create_pull_request(hub: Hub, actor: Actor, repo_type: str, full_id: str, ti
     with hub.db.read() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.READ)
     require_participant(actor, ref)
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         target = branch_ref(ref.git, "main")
         head = ref.git.ref(target)
         assert head is not None  # branch_ref checked it exists
@@ -73,7 +73,7 @@ def commit_as_pull_request(
     (built on `parent_commit` when given). Returns the commit, the repository and the PR number."""
     ref, linked = prepare(hub, actor, repo_type, full_id, req, Permission.READ)
     require_participant(actor, ref)
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         target = branch_ref(ref.git, revision)
         if not target.startswith("refs/heads/"):
             raise BadRequest("A pull request targets a branch")
@@ -111,7 +111,7 @@ def commit_to_pull_request(
     ref, linked = prepare(hub, actor, repo_type, full_id, req, Permission.READ)
     require_participant(actor, ref)
     name = pr_ref(num)
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         head = ref.git.ref(name)
         if head is None:
             raise RevisionNotFound(f"Invalid rev id: {name}")
@@ -141,7 +141,7 @@ def merge_pull_request(
     with hub.db.read() as session:
         ref = find_repo(hub, session, actor, repo_type, full_id, Permission.WRITE)
     require_participant(actor, ref)
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         with hub.db.read() as session:
             d = get_row(session, ref.row.id, num)
             title, target = d.title, d.target_branch or "refs/heads/main"

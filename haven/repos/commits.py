@@ -122,7 +122,7 @@ def create_commit(
     """Commit `req` on top of `revision`; returns the new commit id."""
     ref, linked = prepare(hub, actor, repo_type, full_id, req)
     git = ref.git
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         name = branch_ref(git, revision)
         # git pushes move branches without this lock (git's own compare-and-swap guards them): when one
         # lands between reading the head and moving it, the commit is built again on the new head.

@@ -255,7 +255,7 @@ def after_push(hub: Hub, ref: RepoRef, before: dict[str, str], actor: Actor | No
     Under the repository lock, from the refs as they are now: whatever order pushes and API commits end
     in, the last one to record leaves the metadata describing the current head."""
     sweep_quarantines(ref.path)
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         now = ref.git.refs()
         changed = sorted(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
         if not changed:

@@ -26,7 +26,7 @@ def _resolve(ref: RepoRef, rev: str) -> str:
 def create_branch(hub: Hub, ref: RepoRef, branch: str, start: str | None) -> None:
     check_branch_name(branch)
     name = f"refs/heads/{branch}"
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         target = _resolve(ref, start or DEFAULT_BRANCH)
         if ref.git.ref(name) is not None:
             raise Conflict(f"Reference {name} already exists")
@@ -47,11 +47,14 @@ def delete_branch(hub: Hub, ref: RepoRef, branch: str) -> None:
 def create_tag(hub: Hub, ref: RepoRef, tag: str, revision: str, message: str | None) -> None:
     check_branch_name(tag)
     name = f"refs/tags/{tag}"
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         target = _resolve(ref, revision)
         if ref.git.ref(name) is not None:
             raise Conflict(f"Reference {name} already exists")
-        ref.git.update_ref(name, target, None)
+        try:
+            ref.git.update_ref(name, target, None)
+        except RefUpdateConflict:
+            raise Conflict(f"Reference {name} already exists") from None
     hooks.emit_refs(hub, ref.row.id, [(name, None, target)])
 
 
@@ -61,11 +64,14 @@ def delete_tag(hub: Hub, ref: RepoRef, tag: str) -> None:
 
 
 def _delete_ref(hub: Hub, ref: RepoRef, name: str, shown: str) -> None:
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         current = ref.git.ref(name)
         if current is None:
             raise RevisionNotFound(f"Invalid rev id: {shown}")
-        ref.git.delete_ref(name, current)
+        try:
+            ref.git.delete_ref(name, current)
+        except RefUpdateConflict:
+            raise Conflict(f"{shown} moved while it was being deleted; retry") from None
     hooks.emit_refs(hub, ref.row.id, [(name, current, None)])
 
 
@@ -73,7 +79,7 @@ def super_squash(hub: Hub, actor: Actor, ref: RepoRef, branch: str, message: str
     """Replace the branch's history with a single commit holding its current tree."""
     check_revision(branch)
     name = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         head = ref.git.ref(name)
         if head is None:
             raise RevisionNotFound(f"Invalid rev id: {branch}")

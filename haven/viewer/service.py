@@ -107,7 +107,7 @@ def publish(hub: Hub, ref: RepoRef, source: str, out: Path, manifest: dict[str, 
                 new_objects[oid] = size
                 changes.append(Put(f["path"], git.write_blob(Pointer(oid, size).encode())))
     changes.append(Put("README.md", git.write_blob(_card(manifest).encode())))
-    with repo_lock(ref.path):
+    with repo_lock(hub.db, ref):
         previous = git.ref(PARQUET_REF)
         tree = git.build_tree(None, changes)
         message = f"Update parquet files\n\nConverted from {source}.\n"

@@ -33,6 +33,7 @@ from haven.db import utcnow
 from haven.errors import Forbidden, HavenError
 from haven.hub import Hub
 from haven.names import URL_PREFIX
+from haven.ops.middleware import note_user
 from haven.web.render import human_count, human_size
 
 log = logging.getLogger("haven")
@@ -97,6 +98,7 @@ def web_context(request: Request) -> Web:
             login = sessions.lookup(session, session_id)
         if login is not None:
             web.actor, web.csrf = login.actor, login.csrf_token
+            note_user(request.scope, web.actor.name)  # for the request's log line
             return web
         reject_credential(request.scope)  # a made-up session id must not earn a rate-limit bucket of its own
     # Visitors get a random token in a cookie of its own, so the login and sign-up forms are protected too.

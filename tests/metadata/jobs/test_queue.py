@@ -4,34 +4,14 @@ its worker's death (claimed again once the lease expires), and retries a bounded
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
 
 from haven.db import Database, utcnow
 from haven.jobs import queue
 from haven.jobs.models import Job
 from haven.jobs.worker import Worker
-from tests.support import Postgres, tempdir
 
 KIND = "test.job"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tempdir('haven-jobs-') / 'jobs.db'}"
-    else:
-        pg: Postgres | None = request.getfixturevalue("postgres")
-        if pg is None:
-            pytest.skip("PostgreSQL is not installed")
-        url = pg.create_database(f"jobs_{uuid.uuid4().hex[:8]}")
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _enqueue(db: Database, key: str, max_attempts: int = queue.MAX_ATTEMPTS) -> bool:

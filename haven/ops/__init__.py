@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, structured request logs, request ids, health and readiness."""
