@@ -291,6 +291,8 @@ CASES: dict[str, Case] = {
     "GET /datasets-server/assets": Case("read", lambda c: Call(query={"dataset": c.full_id, "path": "x.png"})),
     # accounts and repositories
     "GET /api/health": Case("static", repo=False),
+    "GET /api/ready": Case("static", repo=False),
+    "GET /metrics": Case("static", repo=False),  # route templates only; HAVEN_METRICS_TOKEN can close it
     "GET /api/agent-harnesses": Case("static", repo=False),
     "GET /api/whoami-v2": Case("signed_in", repo=False),
     "POST /api/repos/create": Case(
