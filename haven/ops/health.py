@@ -80,8 +80,11 @@ def ready(hub: HubDep) -> Response:
         started = time.perf_counter()
         try:
             check(hub)
-        except Exception as e:  # any failure means not ready; the reason goes to the caller
-            detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)  # strerror: without the path
+        except Exception as e:  # any failure means not ready; the details go to the log, not to callers
+            log.warning("readiness check %s failed: %s", name, e)
+            # Anyone may ask: a database error names its host and port, an OSError its path (strerror has neither;
+            # the storage check's own OSErrors name no path).
+            detail = (e.strerror or str(e)) if isinstance(e, OSError) else "not reachable (see the server log)"
             results[name] = {"ok": False, "error": f"{type(e).__name__}: {detail}"[:300]}
         else:
             results[name] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
