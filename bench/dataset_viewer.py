@@ -137,6 +137,8 @@ def report(client: httpx.Client, h, repo: str, rows: int, n: int) -> None:  # ty
     base = {"dataset": repo, "config": "default", "split": "train"}
     files = client.get("/parquet", params={"dataset": repo}).json()["parquet_files"]
     print(f"converted files: {len(files)}, {sum(f['size'] for f in files) / 1e9:.2f} GB")
+    index = _split(h, repo).get("search_index") or {}
+    print(f"search index: {index.get('size', 0) / 1e6:.1f} MB, {index.get('words', 0):,} words", flush=True)
     t = time.perf_counter()
     r = client.get("/rows", params={**base, "offset": offset, "length": 100}).json()
     print(f"first /rows (cold footers) {1000 * (time.perf_counter() - t):.0f} ms", flush=True)
@@ -161,6 +163,22 @@ def report(client: httpx.Client, h, repo: str, rows: int, n: int) -> None:  # ty
         exact = "" if "num_rows_total_is_lower_bound" not in body else " (count: a lower bound)"
         print(f"/search {term!r}: {len(body['rows'])} rows, total {body['num_rows_total']:,}{exact}: p50 {p50(xs):.0f} ms; "
               f"DuckDB page alone {p50(d):.0f} ms; ratio {p50(xs) / p50(d):.2f}", flush=True)  # fmt: skip
+
+
+def _split(h, repo: str) -> dict:  # type: ignore[no-untyped-def]
+    """The converted train split as the viewer job recorded it (files, search index)."""
+    from sqlalchemy import select
+
+    from haven.config import Settings
+    from haven.hub import Hub
+    from haven.repos.models import Repo
+    from haven.viewer.models import DatasetViewer
+
+    hub = Hub.open(Settings(data_dir=h.server.data_dir))
+    with hub.db.read() as s:
+        rid = s.scalar(select(Repo.id).where(Repo.full_id == repo))
+        manifest = s.get(DatasetViewer, rid).manifest
+    return manifest["configs"][0]["splits"][0]
 
 
 def _oids(hub, repo: str) -> list[str]:  # type: ignore[no-untyped-def]

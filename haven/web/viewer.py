@@ -65,6 +65,35 @@ def viewer_asset(web: Web, repo_type: str, namespace: str, name: str) -> Respons
     return Response(data, media_type=cells.media_type(data), headers=cells.MEDIA_HEADERS)
 
 
+@repo_routes(router, "/{namespace}/{name}/viewer/sql", ["GET"])
+def viewer_sql(web: Web, repo_type: str, namespace: str, name: str) -> Response:
+    """The SQL console: a read-only SELECT over the dataset's splits, one page of results at a time."""
+    if repo_type != "dataset":
+        raise NotFound("Only datasets have a viewer")
+    ref = open_repo(web, repo_type, namespace, name)
+    ds = viewer.open_dataset(web.hub, web.actor, ref.row.full_id, web.base)
+    q = web.request.query_params
+    text = q.get("sql", "").strip()
+    context: dict[str, Any] = {**repo_context(web, ref, "viewer"), "sql": text, "result": None, "error": None,
+                               "offset": 0, "page_size": PAGE, "tables": []}  # fmt: skip
+    try:
+        context["tables"] = sql_tables(ds)
+        context["offset"] = max(int(q.get("offset", "0") or 0), 0)
+        if text:
+            context["result"] = viewer.sql_query(web.hub, ds, text, context["offset"], PAGE)
+    except ValueError:
+        context["error"] = "offset must be a number"
+    except HavenError as e:  # refused, invalid, too slow, not converted yet: the page says why
+        context["error"] = str(e)
+    return render(web, "viewer_sql.html", **context)
+
+
+def sql_tables(ds: viewer.Dataset) -> list[str]:
+    from haven.viewer.sql import view_names
+
+    return view_names([(c["config"], s["split"]) for c in ds.configs() for s in c["splits"]])
+
+
 def _page(web: Web, ds: viewer.Dataset, config: str, split: str, offset: int, mode: dict[str, str]) -> dict[str, Any]:
     if mode["q"]:
         return viewer.search(web.hub, ds, config, split, mode["q"], offset, PAGE)
