@@ -9,14 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-if TYPE_CHECKING:
-    from haven.viewer.query import SplitFiles
+from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 
 CANDIDATES = "__haven_candidates"
 POSITION = "__haven_position"
@@ -32,11 +31,9 @@ class RowGroup:
 @lru_cache(maxsize=64)
 def layout(files: SplitFiles) -> tuple[RowGroup, ...]:
     """The split's row groups in order, numbered as the index numbers them."""
-    from haven.viewer.query import _metadata
-
     out, base = [], 0
     for path in files.paths:
-        meta = _metadata(str(path))
+        meta = footer(str(path))
         for i in range(meta.num_row_groups):
             out.append(RowGroup(str(path), i, base))
             base += meta.row_group(i).num_rows
@@ -62,8 +59,6 @@ def page(
 ) -> tuple[pa.Table, int, bool]:
     """The window's rows, the match count and whether it is exact. search = (text columns, condition,
     parameters); window = (offset, length, count cap); limits = (timeout, count budget) in seconds."""
-    from haven.viewer.query import QueryTimeout
-
     offset, length, cap = window
     timeout, budget = limits
     started, row_groups, scan = time.monotonic(), layout(files), Scan()
@@ -87,10 +82,8 @@ def _visit(
     window: tuple[int, int],
     scan: Scan,
 ) -> None:
-    from haven.viewer.query import ROW_IDX, _metadata
-
     strings, cond, params = search
-    file = pq.ParquetFile(rg.path, metadata=_metadata(rg.path))
+    file = pq.ParquetFile(rg.path, metadata=footer(rg.path))
     text = file.read_row_group(rg.group, columns=strings)
     hits = _matching(con, text, cond, params)
     start, stop = window
@@ -114,9 +107,7 @@ def _matching(con: duckdb.DuckDBPyConnection, text: pa.Table, cond: str, params:
 
 
 def _joined(files: SplitFiles, parts: list[pa.Table]) -> pa.Table:
-    from haven.viewer.query import ROW_IDX, _metadata
-
     if parts:
         return pa.concat_tables(parts)
-    empty = _metadata(str(files.paths[0])).schema.to_arrow_schema().empty_table()
+    empty = footer(str(files.paths[0])).schema.to_arrow_schema().empty_table()
     return empty.append_column(ROW_IDX, pa.array([], pa.int64()))

@@ -9,48 +9,21 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from haven.errors import BadRequest, HavenError
+from haven.errors import BadRequest
 from haven.viewer import narrowed
 from haven.viewer.search_index import SearchIndex
+from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
 
-ROW_IDX = "__haven_row_idx"
 COUNT_CAP = 1_000  # matches counted past the page's offset; more are reported as a lower bound
 COUNT_BUDGET = 0.2  # seconds the count may add to a search or filter (then the total is a lower bound)
 STRING_TYPES = ("VARCHAR",)
-
-
-class QueryTimeout(HavenError):
-    status = 504
-    code = "QueryTimeout"
-
-
-@dataclass(frozen=True)
-class SplitFiles:
-    """A split's Parquet files on local disk, in order, with their row counts."""
-
-    paths: tuple[Path, ...]
-    rows: tuple[int, ...]
-    index: Path | None = None  # the split's search index (search_index.py), if it has one
-    index_columns: tuple[str, ...] = ()  # the text columns it covers
-
-    @property
-    def total(self) -> int:
-        return sum(self.rows)
-
-
-@lru_cache(maxsize=256)
-def _metadata(path: str) -> pq.FileMetaData:
-    """Footers are immutable (files are content-addressed), so they are read once per process."""
-    return pq.read_metadata(path)
 
 
 def read_rows(files: SplitFiles, offset: int, length: int) -> pa.Table:
@@ -70,7 +43,7 @@ def read_rows(files: SplitFiles, offset: int, length: int) -> pa.Table:
 
 
 def _slice_file(path: str, start: int, stop: int) -> pa.Table:
-    meta = _metadata(path)
+    meta = footer(path)
     groups, first, base = [], None, 0
     for i in range(meta.num_row_groups):
         n = meta.row_group(i).num_rows
