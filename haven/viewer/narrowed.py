@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -19,6 +20,9 @@ from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 
 CANDIDATES = "__haven_candidates"
 POSITION = "__haven_position"
+GROUP = "__haven_group"
+MAX_BATCH = 32  # row groups checked by one DuckDB query
+COUNT_BATCH = 4  # the same once the page is full, so that counting stops close to its budget
 
 
 @dataclass(frozen=True)
@@ -62,48 +66,66 @@ def page(
     offset, length, cap = window
     timeout, budget = limits
     started, row_groups, scan = time.monotonic(), layout(files), Scan()
-    for done, number in enumerate(groups):
+    done, size = 0, 1
+    while done < len(groups):
         now = time.monotonic()
         if scan.count_until is None and scan.matches >= offset + length:
             scan.count_until = min(now + budget, started + timeout)
         if scan.count_until is None and now > started + timeout:
             raise QueryTimeout(f"The query took longer than {timeout:g} s and was stopped")
         if scan.count_until is not None and (now > scan.count_until or scan.matches >= cap):
-            more = 1 if done < len(groups) and scan.matches < cap else 0  # "at least one more", as the scan says
+            more = 1 if scan.matches < cap else 0  # "at least one more", as the scan says
             return _joined(files, scan.parts), min(scan.matches + more, cap), False
-        _visit(con, row_groups[number], search, (offset, offset + length), scan)
-    return _joined(files, scan.parts), scan.matches, True
+        batch = [row_groups[n] for n in groups[done : done + size]]
+        _visit(con, batch, search, (offset, offset + length), scan)
+        done, size = done + len(batch), min(size * 2, MAX_BATCH)  # one DuckDB query per batch, batches growing
+        size = size if scan.matches < offset + length else min(size, COUNT_BATCH)  # counting: stop on time
+    return _joined(files, scan.parts), min(scan.matches, cap), scan.matches < cap  # as the scan's capped count
 
 
 def _visit(
     con: duckdb.DuckDBPyConnection,
-    rg: RowGroup,
+    batch: list[RowGroup],
     search: tuple[list[str], str, list[Any]],
     window: tuple[int, int],
     scan: Scan,
 ) -> None:
+    """Check a batch of row groups; keep the rows of those matches that fall in the window."""
     strings, cond, params = search
-    file = pq.ParquetFile(rg.path, metadata=footer(rg.path))
-    text = file.read_row_group(rg.group, columns=strings)
-    hits = _matching(con, text, cond, params)
     start, stop = window
-    wanted = [p for i, p in enumerate(hits, scan.matches) if start <= i < stop]
+    # Within the page, whole row groups are read at once (their matches are likely wanted); else only text.
+    whole = start <= scan.matches < stop
+    tables = [_read(rg, None if whole else strings) for rg in batch]
+    texts = [t.select(strings) for t in tables]
+    hits = _matching(con, texts, cond, params)
+    for i, (number, position) in enumerate(hits, scan.matches):
+        if start <= i < stop:
+            rows = tables[number] if whole else _read(batch[number], None)
+            row = rows.slice(position, 1).append_column(ROW_IDX, pa.array([batch[number].first_row + position]))
+            scan.parts.append(row)
     scan.matches += len(hits)
-    if wanted:
-        rows = file.read_row_group(rg.group).take(wanted)
-        ids = pa.array([rg.first_row + p for p in wanted], pa.int64())
-        scan.parts.append(rows.append_column(ROW_IDX, ids))
 
 
-def _matching(con: duckdb.DuckDBPyConnection, text: pa.Table, cond: str, params: list[Any]) -> list[int]:
-    """Positions in `text` (a row group's text columns) of the rows the search condition keeps."""
-    text = text.append_column(POSITION, pa.array(range(text.num_rows), pa.int64()))
-    con.register(CANDIDATES, text)
+def _read(rg: RowGroup, columns: list[str] | None) -> pa.Table:
+    return pq.ParquetFile(rg.path, metadata=footer(rg.path)).read_row_group(rg.group, columns=columns)
+
+
+def _matching(
+    con: duckdb.DuckDBPyConnection, texts: list[pa.Table], cond: str, params: list[Any]
+) -> list[tuple[int, int]]:
+    """(index in the batch, position in that row group) of the rows the search condition keeps, in order."""
+    numbered = [
+        t.append_column(GROUP, pa.array(np.full(t.num_rows, i, np.int32))).append_column(
+            POSITION, pa.array(np.arange(t.num_rows, dtype=np.int64))
+        )
+        for i, t in enumerate(texts)
+    ]
+    con.register(CANDIDATES, pa.concat_tables(numbered))
     try:
-        found = con.execute(f"SELECT {POSITION} FROM {CANDIDATES} WHERE ({cond}) ORDER BY 1", params).fetchall()
+        sql = f"SELECT {GROUP}, {POSITION} FROM {CANDIDATES} WHERE ({cond}) ORDER BY 1, 2"
+        return [(int(g), int(p)) for g, p in con.execute(sql, params).fetchall()]
     finally:
         con.unregister(CANDIDATES)
-    return [row[0] for row in found]
 
 
 def _joined(files: SplitFiles, parts: list[pa.Table]) -> pa.Table:

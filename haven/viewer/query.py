@@ -104,6 +104,7 @@ def _database(views: Views, memory_mb: int, row_index: bool) -> duckdb.DuckDBPyC
     con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in paths)}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET max_temp_directory_size = '0B'")
+    con.execute("SET parquet_metadata_cache = true")  # footers are parsed once, not per query
     for name, files in views:
         own = [str(p) for p in files.paths]
         body = (
@@ -163,7 +164,7 @@ def search(
         raise BadRequest("Parameter 'query' is required")
     timeout, memory = limits
     with sandbox(files, memory) as con:
-        strings = [c for c, t in _types(con).items() if t in STRING_TYPES and c in columns]
+        strings = [c for c, t in _types(con, files).items() if t in STRING_TYPES and c in columns]
         if not strings:
             raise BadRequest("This split has no text columns to search")
         cond = " OR ".join(f"contains(lower({quote(c)}), ?)" for c in strings)
@@ -231,5 +232,13 @@ def _count(con: duckdb.DuckDBPyConnection, body: str, params: list[Any], timeout
     return int(run(con, sql, params, timeout).column(0)[0].as_py())
 
 
-def _types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return {name: str(kind) for name, kind, *_ in con.execute("DESCRIBE data").fetchall()}
+_column_types: dict[SplitFiles, dict[str, str]] = {}
+
+
+def _types(con: duckdb.DuckDBPyConnection, files: SplitFiles) -> dict[str, str]:
+    """The view's column types, asked once per split (binding the view reads every file's footer)."""
+    if files not in _column_types:
+        if len(_column_types) >= MAX_DATABASES:
+            _column_types.clear()
+        _column_types[files] = {name: str(kind) for name, kind, *_ in con.execute("DESCRIBE data").fetchall()}
+    return _column_types[files]

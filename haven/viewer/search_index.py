@@ -178,7 +178,7 @@ class SearchIndex:
 
 def _query_words(text: str) -> list[str]:
     """The query's words, as the index spelled them; none when the query's lower case is ambiguous."""
-    if pc.utf8_lower(pa.scalar(text)).as_py() != text.lower():
+    if pc.utf8_lower(pa.array([text]))[0].as_py() != text.lower():
         return []  # Python and Arrow lower-case it differently (e.g. 'İ'): only a scan is sure to match
     return words(pa.array([text])).to_pylist()
 
