@@ -8,7 +8,7 @@ row group is still checked with the search's own condition. Words are runs of le
 lower-cased text; a word longer than MAX_WORD marks its row group as a candidate for every query.
 
 Built by the conversion child while it writes the row groups: per row group only its distinct words are kept,
-spilled to sorted run files beyond RUN_PAIRS, merged by DuckDB (which spills to disk) into one Parquet file of
+spilled to run files beyond RUN_PAIRS, sorted and merged by DuckDB (which spills to disk) into one Parquet file of
 (word, n, row_groups) sorted by word."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 NOT_WORD = r"[^\pL\pN_]+"
 MAX_WORD = 64
 LONG = ""  # the entry of row groups with a word longer than MAX_WORD: a candidate for any query
-RUN_PAIRS = 1_000_000  # (word, row group) pairs held in memory before a sorted run is written
+RUN_PAIRS = 1_000_000  # (word, row group) pairs held in memory before a run file is written
 MAX_POSTINGS = 200_000  # row groups listed under the words a query term matches, beyond which it is not read
 MERGE_MEMORY = "256MB"
 
@@ -74,7 +74,7 @@ class IndexWriter:
         self.work.mkdir(parents=True, exist_ok=True)
         run = pa.table({"word": pa.concat_arrays(self._words), "row_group": pa.concat_arrays(self._groups)})
         path = self.work / f"run-{len(self._runs):05d}.parquet"
-        pq.write_table(run.sort_by([("word", "ascending"), ("row_group", "ascending")]), path)
+        pq.write_table(run, path, compression="lz4")  # unsorted: the merge sorts everything once
         self._runs.append(path)
         self._words, self._groups, self._held = [], [], 0
 

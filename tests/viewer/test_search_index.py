@@ -26,7 +26,7 @@ GROUPS = [
 
 @pytest.fixture
 def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SearchIndex:
-    monkeypatch.setattr(search_index, "RUN_PAIRS", 3)  # several sorted runs, merged on disk
+    monkeypatch.setattr(search_index, "RUN_PAIRS", 3)  # several run files, sorted and merged on disk
     writer = IndexWriter(tmp_path / "work", SCHEMA)
     for number, group in enumerate(GROUPS):
         writer.add(pa.table(group, schema=SCHEMA), number)
