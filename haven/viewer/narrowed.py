@@ -1,7 +1,8 @@
 """A /search page read from the row groups the search index names, instead of a scan of the whole split.
 
 Each candidate row group's text columns are read (pyarrow) and checked with the search's own DuckDB condition,
-so the rows, their order and the count are those of the scan; whole rows are read only for the page's matches.
+so the rows, their order and the count are those of the scan; other columns are read only for row groups
+holding (or likely to hold) the page's matches.
 Counting goes on through the remaining candidates within the same budget and cap as the scan's count."""
 
 from __future__ import annotations
@@ -98,10 +99,14 @@ def _visit(
     tables = [_read(rg, None if whole else strings) for rg in batch]
     texts = [t.select(strings) for t in tables]
     hits = _matching(con, texts, cond, params)
+    wholes = dict(enumerate(tables)) if whole else {}
     for i, (number, position) in enumerate(hits, scan.matches):
         if start <= i < stop:
-            rows = tables[number] if whole else _read(batch[number], None)
-            row = rows.slice(position, 1).append_column(ROW_IDX, pa.array([batch[number].first_row + position]))
+            if number not in wholes:
+                wholes[number] = _read(batch[number], None)
+            row = (
+                wholes[number].slice(position, 1).append_column(ROW_IDX, pa.array([batch[number].first_row + position]))
+            )
             scan.parts.append(row)
     scan.matches += len(hits)
 
