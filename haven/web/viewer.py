@@ -10,6 +10,7 @@ from starlette.responses import Response
 from haven.errors import BadRequest, HavenError, NotFound
 from haven.viewer import cells
 from haven.viewer import dataset as viewer
+from haven.viewer.sql import view_names
 from haven.web.core import Web, render, repo_routes, web_router
 from haven.web.repo import open_repo, repo_context
 
@@ -89,8 +90,6 @@ def viewer_sql(web: Web, repo_type: str, namespace: str, name: str) -> Response:
 
 
 def sql_tables(ds: viewer.Dataset) -> list[str]:
-    from haven.viewer.sql import view_names
-
     return view_names([(c["config"], s["split"]) for c in ds.configs() for s in c["splits"]])
 
 
