@@ -137,13 +137,16 @@ def report(client: httpx.Client, h, repo: str, rows: int, n: int) -> None:  # ty
     base = {"dataset": repo, "config": "default", "split": "train"}
     files = client.get("/parquet", params={"dataset": repo}).json()["parquet_files"]
     print(f"converted files: {len(files)}, {sum(f['size'] for f in files) / 1e9:.2f} GB")
+    split = _split(h, repo)
+    index = split.get("search_index") or {}
+    print(f"search index: {index.get('size', 0) / 1e6:.1f} MB, {index.get('words', 0):,} words", flush=True)
     t = time.perf_counter()
     r = client.get("/rows", params={**base, "offset": offset, "length": 100}).json()
     print(f"first /rows (cold footers) {1000 * (time.perf_counter() - t):.0f} ms", flush=True)
     assert r["rows"][0]["row_idx"] == offset and r["rows"][0]["row"]["id"] == offset, r["rows"][0]
     rows_ms = timed(lambda: client.get("/rows", params={**base, "offset": offset, "length": 100}).raise_for_status(), n)
     hub = Hub.open(Settings(data_dir=h.server.data_dir))
-    listed = "[" + ", ".join(f"'{hub.blobs.local_path(oid)}'" for oid in _oids(hub, repo)) + "]"
+    listed = "[" + ", ".join(f"'{hub.blobs.local_path(f['oid'])}'" for f in split["files"]) + "]"
     con = duckdb.connect(config={"threads": 1})  # DuckDB directly over the same converted files, one thread
     direct = timed(lambda: con.sql(f"SELECT * FROM read_parquet({listed}) LIMIT 100 OFFSET {offset}").fetchall(), n)
     p50 = statistics.median
@@ -163,17 +166,20 @@ def report(client: httpx.Client, h, repo: str, rows: int, n: int) -> None:  # ty
               f"DuckDB page alone {p50(d):.0f} ms; ratio {p50(xs) / p50(d):.2f}", flush=True)  # fmt: skip
 
 
-def _oids(hub, repo: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """The blob ids of the converted train split's files, as the viewer job recorded them."""
+def _split(h, repo: str) -> dict:  # type: ignore[no-untyped-def]
+    """The converted train split as the viewer job recorded it (files, search index)."""
     from sqlalchemy import select
 
+    from haven.config import Settings
+    from haven.hub import Hub
     from haven.repos.models import Repo
     from haven.viewer.models import DatasetViewer
 
+    hub = Hub.open(Settings(data_dir=h.server.data_dir))
     with hub.db.read() as s:
         rid = s.scalar(select(Repo.id).where(Repo.full_id == repo))
         manifest = s.get(DatasetViewer, rid).manifest
-    return [f["oid"] for f in manifest["configs"][0]["splits"][0]["files"]]
+    return manifest["configs"][0]["splits"][0]
 
 
 if __name__ == "__main__":

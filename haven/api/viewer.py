@@ -123,6 +123,33 @@ async def filter_rows(request: Request, hub: HubDep, actor: ActorDep) -> JSON:
     return await _answer(request, hub, actor, build)
 
 
+@router.post("/sql")
+async def sql_query(request: Request, hub: HubDep, actor: ActorDep) -> JSON:
+    """A read-only SELECT over the dataset's splits: JSON {dataset, sql, offset?, length?} -> one page."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("The body must be JSON: {dataset, sql, offset, length}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("sql"), str):
+        raise BadRequest("The body must be JSON: {dataset, sql, offset, length}")
+    offset, length = _body_int(body, "offset", 0), _body_int(body, "length", service.MAX_LENGTH)
+
+    def work() -> tuple[dict[str, Any], str | None]:
+        name = body.get("dataset") if isinstance(body.get("dataset"), str) else None
+        ds = service.open_dataset(hub, actor, name, _base_url(request))
+        return service.sql_query(hub, ds, body["sql"], offset, length), service.revision(ds)
+
+    answer, rev = await run_in_threadpool(work)
+    return JSON(answer, headers={"X-Revision": rev} if rev else {})
+
+
+def _body_int(body: dict[str, Any], name: str, default: int) -> int:
+    value = body.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{name!r} must be an integer")
+    return value
+
+
 @router.get("/statistics")
 async def column_statistics(request: Request, hub: HubDep, actor: ActorDep) -> JSON:
     return await _answer(request, hub, actor, lambda ds, q: service.statistics(ds, q.get("config"), q.get("split")))

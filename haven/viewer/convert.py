@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 ROW_GROUP_BYTES = 8 * 1024 * 1024  # in-memory bytes per row group: /rows reads one or two of them per page
-ROW_GROUP_ROWS = 100_000
+ROW_GROUP_ROWS = 8_000  # small enough that a search reads little beyond its matches' row groups
+INDEX_FILE = "search-index.bin"  # Parquet, named so that no *.parquet pattern takes it for data
 FILE_BYTES = 512 * 1024 * 1024  # a new NNNN.parquet file starts beyond this
 BATCH_ROWS = 1000
 MAX_COLUMNS = 1000
@@ -45,6 +46,8 @@ class SplitWriter:
     _file_bytes: int = 0
     _pending: list[Any] = field(default_factory=list)
     _pending_bytes: int = 0
+    _index: Any = None
+    _groups: int = 0
 
     def add(self, table: Any) -> bool:
         """Buffer a batch; False once the size limit is reached (the split is then partial)."""
@@ -75,10 +78,27 @@ class SplitWriter:
             self._close_file()
             self._open()
         self._writer.write_table(table, row_group_size=table.num_rows)
+        self._indexed(table)
         self._file_bytes += table.nbytes
         self.num_rows += table.num_rows
         self.num_bytes += table.nbytes
         self.files[-1]["num_rows"] += table.num_rows
+
+    def _indexed(self, table: Any) -> None:
+        """Add the row group just written to the search index (numbered across the split's files)."""
+        from haven.viewer.search_index import IndexWriter
+
+        if self._index is None:
+            self._index = IndexWriter(self.directory / ".index-work", self.schema)
+        self._index.add(table, self._groups)
+        self._groups += 1
+
+    def finish_index(self) -> dict[str, Any] | None:
+        """Write the search index beside the files; its description (None: nothing to index)."""
+        if self._index is None:
+            return None
+        info = self._index.finish(self.directory / INDEX_FILE)
+        return None if info is None else {**info, "row_groups": self._groups}
 
     def _open(self) -> None:
         import pyarrow.parquet as pq
@@ -120,6 +140,7 @@ def convert_split(src: Path, dataset: Any, directory: Path, max_bytes: int) -> d
         writer.schema = features.arrow_schema
     writer.close()
     return {
+        "search_index": writer.finish_index(),
         "num_rows": writer.num_rows,
         "num_bytes_memory": writer.num_bytes,
         "partial": writer.partial,

@@ -15,7 +15,7 @@ from haven.errors import BadRequest, HavenError, NotFound
 from haven.hub import Hub
 from haven.repos.service import RepoRef, find_repo
 from haven.storage import cache as blob_cache
-from haven.viewer import cells, query
+from haven.viewer import cells, query, sql
 from haven.viewer.models import DatasetViewer
 from haven.viewer.service import PARQUET_REF, state
 
@@ -185,7 +185,12 @@ def split_files(hub: Hub, split: dict[str, Any]) -> query.SplitFiles:
         if path is None:
             raise NotReady("The converted files are not available in storage")
         paths.append(Path(path))
-    return query.SplitFiles(tuple(paths), tuple(f["num_rows"] for f in split["files"]))
+    rows = tuple(f["num_rows"] for f in split["files"])
+    index = split.get("search_index") or {}
+    index_path = blob_cache.local_file(hub.blobs, index["oid"], hub.settings.data_dir) if index.get("oid") else None
+    if index_path is None:
+        return query.SplitFiles(tuple(paths), rows)  # converted before indexes existed: searches scan
+    return query.SplitFiles(tuple(paths), rows, Path(index_path), tuple(index["columns"]))
 
 
 def _asset(ds: Dataset, config: str, split: str) -> dict[str, str]:
@@ -276,3 +281,13 @@ def statistics(ds: Dataset, config: str | None, split: str | None) -> dict[str, 
     if s.get("statistics") is None:
         raise NotFound(f"No statistics for split {split!r}: {s.get('statistics_error') or 'not computed'}")
     return {"num_examples": s["num_rows"], "statistics": s["statistics"], "partial": s["partial"]}
+
+
+def sql_query(hub: Hub, ds: Dataset, text: str, offset: int, length: int) -> dict[str, Any]:
+    """A page of a read-only SELECT over the dataset's splits (see viewer/sql.py for the tables' names)."""
+    splits = [(c["config"], s) for c in ds.configs() for s in c["splits"]]
+    names = sql.view_names([(config, s["split"]) for config, s in splits])
+    files = [split_files(hub, s) for _, s in splits]
+    views = {name: files[i % len(files)] for i, name in enumerate(names)}
+    body = sql.run(views, text, offset, length, _limits(hub))
+    return {"dataset": ds.name, "tables": list(views), **body, "partial": _partial(ds.configs())}

@@ -9,44 +9,21 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from haven.errors import BadRequest, HavenError
+from haven.errors import BadRequest
+from haven.viewer import narrowed
+from haven.viewer.search_index import SearchIndex
+from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
 
-ROW_IDX = "__haven_row_idx"
 COUNT_CAP = 1_000  # matches counted past the page's offset; more are reported as a lower bound
 COUNT_BUDGET = 0.2  # seconds the count may add to a search or filter (then the total is a lower bound)
 STRING_TYPES = ("VARCHAR",)
-
-
-class QueryTimeout(HavenError):
-    status = 504
-    code = "QueryTimeout"
-
-
-@dataclass(frozen=True)
-class SplitFiles:
-    """A split's Parquet files on local disk, in order, with their row counts."""
-
-    paths: tuple[Path, ...]
-    rows: tuple[int, ...]
-
-    @property
-    def total(self) -> int:
-        return sum(self.rows)
-
-
-@lru_cache(maxsize=256)
-def _metadata(path: str) -> pq.FileMetaData:
-    """Footers are immutable (files are content-addressed), so they are read once per process."""
-    return pq.read_metadata(path)
 
 
 def read_rows(files: SplitFiles, offset: int, length: int) -> pa.Table:
@@ -66,7 +43,7 @@ def read_rows(files: SplitFiles, offset: int, length: int) -> pa.Table:
 
 
 def _slice_file(path: str, start: int, stop: int) -> pa.Table:
-    meta = _metadata(path)
+    meta = footer(path)
     groups, first, base = [], None, 0
     for i in range(meta.num_row_groups):
         n = meta.row_group(i).num_rows
@@ -83,24 +60,33 @@ def _slice_file(path: str, start: int, stop: int) -> pa.Table:
 
 @contextmanager
 def sandbox(files: SplitFiles, memory_mb: int) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor on the split's sandboxed database (see _database); cursors are cheap, databases are not."""
-    cursor = _database(files, memory_mb).cursor()
+    """A cursor on the split's sandboxed database, its view named `data`."""
+    with sandbox_views((("data", files),), memory_mb, row_index=True) as cursor:
+        yield cursor
+
+
+@contextmanager
+def sandbox_views(views: Views, memory_mb: int, *, row_index: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on a sandboxed database of these (name, split) views, with the row index column or without
+    (see _database); cursors are cheap, databases are not."""
+    cursor = _database(views, memory_mb, row_index).cursor()
     try:
         yield cursor
     finally:
         cursor.close()
 
 
-_databases: OrderedDict[tuple[SplitFiles, int], duckdb.DuckDBPyConnection] = OrderedDict()
+Views = tuple[tuple[str, SplitFiles], ...]
+_databases: OrderedDict[tuple[Views, int, bool], duckdb.DuckDBPyConnection] = OrderedDict()
 _databases_lock = threading.Lock()
 MAX_DATABASES = 32
 
 
-def _database(files: SplitFiles, memory_mb: int) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB whose view `data` is the split (with its row index), that cannot read, write or
+def _database(views: Views, memory_mb: int, row_index: bool) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose views are the splits (with their row index), that cannot read, write or
     load anything else, and whose settings are locked before any user text runs; kept for the next query
-    of the same split (setting one up costs ~100 ms, a cursor on it well under one)."""
-    key = (files, memory_mb)
+    of the same splits (setting one up costs ~100 ms, a cursor on it well under one)."""
+    key = (views, memory_mb, row_index)
     with _databases_lock:
         if key in _databases:
             _databases.move_to_end(key)
@@ -114,11 +100,17 @@ def _database(files: SplitFiles, memory_mb: int) -> duckdb.DuckDBPyConnection:
             "autoload_known_extensions": False,
         },
     )
-    paths = [str(p) for p in files.paths]
+    paths = sorted({str(p) for _, files in views for p in files.paths})
     con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in paths)}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET max_temp_directory_size = '0B'")
-    con.execute(f"CREATE VIEW data AS {_union(paths, files.rows)}")
+    con.execute("SET parquet_metadata_cache = true")  # footers are parsed once, not per query
+    for name, files in views:
+        own = [str(p) for p in files.paths]
+        body = (
+            _union(own, files.rows) if row_index else f"SELECT * FROM read_parquet([{', '.join(map(_literal, own))}])"
+        )
+        con.execute(f"CREATE VIEW {quote(name)} AS {body}")
     con.execute("SET lock_configuration = true")
     with _databases_lock:
         _databases[key] = con
@@ -172,12 +164,35 @@ def search(
         raise BadRequest("Parameter 'query' is required")
     timeout, memory = limits
     with sandbox(files, memory) as con:
-        strings = [c for c, t in _types(con).items() if t in STRING_TYPES and c in columns]
+        strings = [c for c, t in _types(con, files).items() if t in STRING_TYPES and c in columns]
         if not strings:
             raise BadRequest("This split has no text columns to search")
         cond = " OR ".join(f"contains(lower({quote(c)}), ?)" for c in strings)
         params = [text.lower()] * len(strings)
-        return _page(con, cond, params, "", offset, length, timeout)
+        narrowed_page = _narrowed(con, files, (strings, cond, params), text, (offset, length), timeout)
+        return narrowed_page or _page(con, cond, params, "", offset, length, timeout)
+
+
+def _narrowed(
+    con: duckdb.DuckDBPyConnection,
+    files: SplitFiles,
+    search: tuple[list[str], str, list[Any]],
+    text: str,
+    window: tuple[int, int],
+    timeout: float,
+) -> Page | None:
+    """The page read from the row groups the index names; None when the index cannot narrow the search
+    (no index, not all text columns covered, or candidates in over half the row groups: a scan is as quick)."""
+    if files.index is None or not set(search[0]) <= set(files.index_columns):
+        return None
+    groups = SearchIndex(files.index).candidates(text, len(narrowed.layout(files)) // 2)
+    if groups is None:
+        return None
+    offset, length = window
+    table, total, exact = narrowed.page(
+        con, files, groups, search, (offset, length, offset + COUNT_CAP), (timeout, COUNT_BUDGET)
+    )
+    return Page(table, total, exact)
 
 
 def filter_rows(
@@ -217,5 +232,13 @@ def _count(con: duckdb.DuckDBPyConnection, body: str, params: list[Any], timeout
     return int(run(con, sql, params, timeout).column(0)[0].as_py())
 
 
-def _types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return {name: str(kind) for name, kind, *_ in con.execute("DESCRIBE data").fetchall()}
+_column_types: dict[SplitFiles, dict[str, str]] = {}
+
+
+def _types(con: duckdb.DuckDBPyConnection, files: SplitFiles) -> dict[str, str]:
+    """The view's column types, asked once per split (binding the view reads every file's footer)."""
+    if files not in _column_types:
+        if len(_column_types) >= MAX_DATABASES:
+            _column_types.clear()
+        _column_types[files] = {name: str(kind) for name, kind, *_ in con.execute("DESCRIBE data").fetchall()}
+    return _column_types[files]

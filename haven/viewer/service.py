@@ -31,6 +31,7 @@ from haven.viewer.source import materialize
 log = logging.getLogger("haven.viewer")
 MAIN = "refs/heads/main"
 PARQUET_REF = "refs/convert/parquet"
+INDEX_DIR = ".search-index"  # the splits' search indexes, committed with the Parquet files they index
 BOT = ("parquet-converter", "parquet-converter@haven.local")
 CHUNK = 1024 * 1024
 
@@ -101,9 +102,13 @@ def publish(hub: Hub, ref: RepoRef, source: str, out: Path, manifest: dict[str, 
     new_objects: dict[str, int] = {}
     for config in manifest["configs"]:
         for split in config["splits"]:
-            for f in split["files"]:
+            index = split.get("search_index")
+            if index:  # beside the data, but under a hidden folder that no data-file pattern matches
+                index["path"] = f"{INDEX_DIR}/{split['directory']}.parquet"
+            for f in split["files"] + ([index] if index else []):
                 oid, size = _store(hub, out / split["directory"] / f["filename"])
-                f.update(oid=oid, size=size, path=f"{split['directory']}/{f['filename']}")
+                f.update(oid=oid, size=size)
+                f.setdefault("path", f"{split['directory']}/{f['filename']}")
                 new_objects[oid] = size
                 changes.append(Put(f["path"], git.write_blob(Pointer(oid, size).encode())))
     changes.append(Put("README.md", git.write_blob(_card(manifest).encode())))

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from haven.errors import BadRequest, HavenError, NotFound
 from haven.viewer import cells
 from haven.viewer import dataset as viewer
+from haven.viewer.sql import view_names
 from haven.web.core import Web, render, repo_routes, web_router
 from haven.web.repo import open_repo, repo_context
 
@@ -63,6 +64,33 @@ def viewer_asset(web: Web, repo_type: str, namespace: str, name: str) -> Respons
         raise BadRequest("row must be a number") from None
     data = viewer.asset(web.hub, ds, q.get("config"), q.get("split"), row, q.get("column", ""))
     return Response(data, media_type=cells.media_type(data), headers=cells.MEDIA_HEADERS)
+
+
+@repo_routes(router, "/{namespace}/{name}/viewer/sql", ["GET"])
+def viewer_sql(web: Web, repo_type: str, namespace: str, name: str) -> Response:
+    """The SQL console: a read-only SELECT over the dataset's splits, one page of results at a time."""
+    if repo_type != "dataset":
+        raise NotFound("Only datasets have a viewer")
+    ref = open_repo(web, repo_type, namespace, name)
+    ds = viewer.open_dataset(web.hub, web.actor, ref.row.full_id, web.base)
+    q = web.request.query_params
+    text = q.get("sql", "").strip()
+    context: dict[str, Any] = {**repo_context(web, ref, "viewer"), "sql": text, "result": None, "error": None,
+                               "offset": 0, "page_size": PAGE, "tables": []}  # fmt: skip
+    try:
+        context["tables"] = sql_tables(ds)
+        context["offset"] = max(int(q.get("offset", "0") or 0), 0)
+        if text:
+            context["result"] = viewer.sql_query(web.hub, ds, text, context["offset"], PAGE)
+    except ValueError:
+        context["error"] = "offset must be a number"
+    except HavenError as e:  # refused, invalid, too slow, not converted yet: the page says why
+        context["error"] = str(e)
+    return render(web, "viewer_sql.html", **context)
+
+
+def sql_tables(ds: viewer.Dataset) -> list[str]:
+    return view_names([(c["config"], s["split"]) for c in ds.configs() for s in c["splits"]])
 
 
 def _page(web: Web, ds: viewer.Dataset, config: str, split: str, offset: int, mode: dict[str, str]) -> dict[str, Any]:

@@ -87,3 +87,28 @@ def test_viewer_says_when_conversion_failed(sqlite_hub: Hub) -> None:
     converted(sqlite_hub, repo_id)
     page = httpx.get(f"{sqlite_hub.url}/datasets/{repo_id}/viewer", headers={"accept": "text/html"})
     assert page.status_code == 200 and "could not be converted" in page.text
+
+
+def test_sql_console_runs_a_select_and_pages_its_results(sqlite_hub: Hub, new_page: Any) -> None:  # noqa: F811
+    repo_id = push_dataset(sqlite_hub, {"train.csv": CSV, "test.csv": b"id,city,temp\n999,Rome,20\n"})
+    converted(sqlite_hub, repo_id)
+    page = new_page()
+    page.goto(f"{sqlite_hub.url}/datasets/{repo_id}/viewer")
+    page.get_by_role("link", name="SQL console").click()
+    assert '"default/train"' in page.inner_text("[data-sql]")
+
+    page.locator("[data-sql-input]").fill("SELECT id, city FROM train WHERE temp < 20 ORDER BY id")
+    page.get_by_role("button", name="Run").click()
+    table = page.locator("[data-sql-table]")
+    assert table.locator("thead th").all_inner_texts()[0].split()[:2] == ["id", "int64"]
+    expected = [i for i in range(120) if i % 40 < 20]
+    assert table.locator("tbody tr td:first-child").all_inner_texts() == [str(i) for i in expected[:50]]
+    page.get_by_role("link", name="Next →").click()
+    assert table.locator("tbody tr td:first-child").all_inner_texts() == [str(i) for i in expected[50:]]
+    assert page.locator("[data-sql-input]").input_value().startswith("SELECT id, city")
+    assert page.get_by_role("link", name="Next →").count() == 0
+
+    page.locator("[data-sql-input]").fill("SELECT * FROM read_csv('/etc/passwd')")
+    page.get_by_role("button", name="Run").click()
+    assert "not allowed" in page.locator("[data-sql-error]").inner_text()
+    assert page.locator("[data-sql-table]").count() == 0

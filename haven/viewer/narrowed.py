@@ -1,0 +1,140 @@
+"""A /search page read from the row groups the search index names, instead of a scan of the whole split.
+
+Each candidate row group's text columns are read (pyarrow) and checked with the search's own DuckDB condition,
+so the rows, their order and the count are those of the scan; other columns are read only for row groups
+holding (or likely to hold) the page's matches.
+Counting goes on through the remaining candidates within the same budget and cap as the scan's count."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
+
+CANDIDATES = "__haven_candidates"
+POSITION = "__haven_position"
+GROUP = "__haven_group"
+MAX_BATCH = 32  # row groups checked by one DuckDB query
+COUNT_BATCH = 4  # the same once the page is full, so that counting stops close to its budget
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    path: str
+    group: int  # within its file
+    first_row: int  # within the split
+
+
+@lru_cache(maxsize=64)
+def layout(files: SplitFiles) -> tuple[RowGroup, ...]:
+    """The split's row groups in order, numbered as the index numbers them."""
+    out, base = [], 0
+    for path in files.paths:
+        meta = footer(str(path))
+        for i in range(meta.num_row_groups):
+            out.append(RowGroup(str(path), i, base))
+            base += meta.row_group(i).num_rows
+    return tuple(out)
+
+
+@dataclass
+class Scan:
+    """The state of a walk over candidate row groups."""
+
+    matches: int = 0
+    parts: list[pa.Table] = field(default_factory=list)
+    count_until: float | None = None  # once the page is full: when counting stops
+
+
+def page(
+    con: duckdb.DuckDBPyConnection,
+    files: SplitFiles,
+    groups: list[int],
+    search: tuple[list[str], str, list[Any]],
+    window: tuple[int, int, int],
+    limits: tuple[float, float],
+) -> tuple[pa.Table, int, bool]:
+    """The window's rows, the match count and whether it is exact. search = (text columns, condition,
+    parameters); window = (offset, length, count cap); limits = (timeout, count budget) in seconds."""
+    offset, length, cap = window
+    timeout, budget = limits
+    started, row_groups, scan = time.monotonic(), layout(files), Scan()
+    done, size = 0, 1
+    while done < len(groups):
+        now = time.monotonic()
+        if scan.count_until is None and scan.matches >= offset + length:
+            scan.count_until = min(now + budget, started + timeout)
+        if scan.count_until is None and now > started + timeout:
+            raise QueryTimeout(f"The query took longer than {timeout:g} s and was stopped")
+        if scan.count_until is not None and (now > scan.count_until or scan.matches >= cap):
+            more = 1 if scan.matches < cap else 0  # "at least one more", as the scan says
+            return _joined(files, scan.parts), min(scan.matches + more, cap), False
+        batch = [row_groups[n] for n in groups[done : done + size]]
+        _visit(con, batch, search, (offset, offset + length), scan)
+        done, size = done + len(batch), min(size * 2, MAX_BATCH)  # one DuckDB query per batch, batches growing
+        size = size if scan.matches < offset + length else min(size, COUNT_BATCH)  # counting: stop on time
+    return _joined(files, scan.parts), min(scan.matches, cap), scan.matches < cap  # as the scan's capped count
+
+
+def _visit(
+    con: duckdb.DuckDBPyConnection,
+    batch: list[RowGroup],
+    search: tuple[list[str], str, list[Any]],
+    window: tuple[int, int],
+    scan: Scan,
+) -> None:
+    """Check a batch of row groups; keep the rows of those matches that fall in the window."""
+    strings, cond, params = search
+    start, stop = window
+    # Within the page, whole row groups are read at once (their matches are likely wanted); else only text.
+    whole = start <= scan.matches < stop
+    tables = [_read(rg, None if whole else strings) for rg in batch]
+    texts = [t.select(strings) for t in tables]
+    hits = _matching(con, texts, cond, params)
+    wholes = dict(enumerate(tables)) if whole else {}
+    for i, (number, position) in enumerate(hits, scan.matches):
+        if start <= i < stop:
+            if number not in wholes:
+                wholes[number] = _read(batch[number], None)
+            row = (
+                wholes[number].slice(position, 1).append_column(ROW_IDX, pa.array([batch[number].first_row + position]))
+            )
+            scan.parts.append(row)
+    scan.matches += len(hits)
+
+
+def _read(rg: RowGroup, columns: list[str] | None) -> pa.Table:
+    return pq.ParquetFile(rg.path, metadata=footer(rg.path)).read_row_group(rg.group, columns=columns)
+
+
+def _matching(
+    con: duckdb.DuckDBPyConnection, texts: list[pa.Table], cond: str, params: list[Any]
+) -> list[tuple[int, int]]:
+    """(index in the batch, position in that row group) of the rows the search condition keeps, in order."""
+    numbered = [
+        t.append_column(GROUP, pa.array(np.full(t.num_rows, i, np.int32))).append_column(
+            POSITION, pa.array(np.arange(t.num_rows, dtype=np.int64))
+        )
+        for i, t in enumerate(texts)
+    ]
+    con.register(CANDIDATES, pa.concat_tables(numbered))
+    try:
+        sql = f"SELECT {GROUP}, {POSITION} FROM {CANDIDATES} WHERE ({cond}) ORDER BY 1, 2"
+        return [(int(g), int(p)) for g, p in con.execute(sql, params).fetchall()]
+    finally:
+        con.unregister(CANDIDATES)
+
+
+def _joined(files: SplitFiles, parts: list[pa.Table]) -> pa.Table:
+    if parts:
+        return pa.concat_tables(parts)
+    empty = footer(str(files.paths[0])).schema.to_arrow_schema().empty_table()
+    return empty.append_column(ROW_IDX, pa.array([], pa.int64()))
