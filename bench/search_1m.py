@@ -1,7 +1,7 @@
 """Listing and search at a million repositories, through the HTTP API, on SQLite and on PostgreSQL.
 
     /work/venv/bin/python bench/search_1m.py [--repos 1000000] [--backend sqlite,postgres] [--duration 10]
-                                             [--rounds 3] [--only LABEL-PART]
+                                             [--rounds 3] [--only LABEL-PART] [--before CHECKOUT]
                                              [--keep DIR]   # reuse / keep the loaded data dir and cluster
 
 Loads N synthetic repositories straight into the database (bench/synthetic.py), starts `haven serve` with
@@ -16,6 +16,7 @@ listing reached through Link-header cursors. Targets: p50 <= 20 ms and p99 <= 10
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -30,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, verdict  # noqa: F401  (ROOT puts the repository on sys.path)
+from common import ROOT, verdict  # (ROOT puts the repository on sys.path)
 from synthetic import load
 
 from tests.support import Postgres, Server
@@ -127,30 +128,34 @@ def measure_round(base: str, queries: list[tuple[str, str, dict]], duration: int
     return out
 
 
-def measure(backend: str, server: Server, duration: int, runs: int, rounds: int, only: str) -> None:
-    """`rounds` alternated passes over every query; per query the median of each figure over the passes."""
-    base = server.url
-    url, total = page_50_url(base)
+def measure(backend: str, servers: dict[str, Server], duration: int, runs: int, rounds: int, only: str) -> None:
+    """`rounds` passes over every query, alternating the servers (this tree's, and the --before tree's when
+    given) within each pass; per server and query the median of each figure over the passes."""
     queries = [q for q in QUERIES if only in q[0]]
     if only in "page 50":
-        queries.append(("page 50 via Link cursors", url[len(base) :].split("?")[0], _params(url)))
-    passes = []
+        url, total = page_50_url(next(iter(servers.values())).url)
+        print(f"{backend}: pages 1-49 via Link cursors in {total:.2f} s", flush=True)
+        queries.append(("page 50 via Link cursors", "/api/models", _params(url)))
+    passes: dict[str, list[dict[str, tuple]]] = {name: [] for name in servers}
     for r in range(rounds):
-        passes.append(measure_round(base, queries, duration, runs))
-        print(f"{backend}: round {r + 1}/{rounds} done (load {_load()})", flush=True)
-    print(f"\n{backend}: medians of {rounds} rounds; load average {_load()}; pages 1-49 in {total:.2f} s", flush=True)
-    for label in passes[0]:
-        rate, w50, w99, c50, c99, n = (statistics.median(p[label][i] for p in passes) for i in range(6))
-        if label == BASELINE:
-            print(f"  {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms", flush=True)
-            continue
-        ok = c50 <= P50_TARGET and c99 <= P99_TARGET and w50 <= P50_TARGET and w99 <= P99_TARGET
-        print(
-            f"  {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms | "
-            f"client p50 {c50:6.2f}  p99 {c99:6.2f} ms  ({n:.0f} items)  {verdict(ok)}",
-            flush=True,
-        )
-    print("  " + real_client_check(base), flush=True)
+        for name, server in servers.items():
+            passes[name].append(measure_round(server.url, queries, duration, runs))
+        print(f"{backend}: round {r + 1}/{rounds} done (load average {_load()})", flush=True)
+    print(f"\n{backend}: medians of {rounds} rounds; load average {_load()}", flush=True)
+    for label in passes[next(iter(servers))][0]:
+        for name in servers:
+            rate, w50, w99, c50, c99, n = (statistics.median(p[label][i] for p in passes[name]) for i in range(6))
+            if label == BASELINE:
+                print(f"  {name:6s} {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms", flush=True)
+                continue
+            ok = c50 <= P50_TARGET and c99 <= P99_TARGET and w50 <= P50_TARGET and w99 <= P99_TARGET
+            print(
+                f"  {name:6s} {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms | "
+                f"client p50 {c50:6.2f}  p99 {c99:6.2f} ms  ({n:.0f} items)  {verdict(ok)}",
+                flush=True,
+            )
+    for name, server in servers.items():
+        print(f"  {name:6s} " + real_client_check(server.url), flush=True)
 
 
 BASELINE = "GET /api/health (baseline)"
@@ -177,13 +182,17 @@ class KeptPostgres(Postgres):
 
         self.bindir = _pg_bin()  # type: ignore[assignment]
         data, opts = self.root / "data", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start"
+        )
 
     def url(self, name: str) -> str:
         return f"postgresql+psycopg://haven@127.0.0.1:{self.port}/{name}"
 
 
-def run(backend: str, n: int, duration: int, runs: int, rounds: int, keep: Path | None, only: str) -> None:
+def run(
+    backend: str, n: int, duration: int, runs: int, rounds: int, keep: Path | None, only: str, before: Path | None
+) -> None:
     from haven.config import Settings
     from haven.hub import Hub
 
@@ -209,15 +218,20 @@ def run(backend: str, n: int, duration: int, runs: int, rounds: int, keep: Path 
             timings = load(db_url, n)
             print(f"{backend}: loaded {n:,} repositories in {time.perf_counter() - t:.0f} s {timings}", flush=True)
             loaded.write_text(str(n))
-        server = Server(data, database_url=url)
-        server.start(timeout=120)
+        trees = {"after": ROOT} | ({"before": before} if before else {})
+        servers = {
+            name: Server(data, database_url=url, extra_env={"PYTHONPATH": str(tree)}) for name, tree in trees.items()
+        }
         try:
-            for _ in range(3):  # warm the caches the way a running hub's are
-                for _label, path, params in QUERIES:
-                    httpx.get(f"{server.url}{path}", params=params, timeout=60)
-            measure(backend, server, duration, runs, rounds, only)
+            for server in servers.values():
+                server.start(timeout=120)
+                for _ in range(3):  # warm the caches the way a running hub's are
+                    for _label, path, params in QUERIES:
+                        httpx.get(f"{server.url}{path}", params=params, timeout=60)
+            measure(backend, servers, duration, runs, rounds, only)
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
     finally:
         if pg is not None:
             pg.stop()
@@ -233,9 +247,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--only", default="", help="measure only the queries whose label contains this")
+    ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare with, served alike")
     args = ap.parse_args()
+    keep, before = (p.resolve() if p else None for p in (args.keep, args.before))
+    os.chdir("/")  # each server imports haven from its tree (PYTHONPATH), not from the working directory
     for backend in args.backend.split(","):
-        run(backend, args.repos, args.duration, args.runs, args.rounds, args.keep, args.only)
+        run(backend, args.repos, args.duration, args.runs, args.rounds, keep, args.only, before)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ SET_CAP = 50_000  # filters are counted up to this, to pick the narrowest to sta
 SORT_CAP = 2_000  # a filter matching at most this many repositories is sorted whole
 # Relative costs per row: an index entry walked with a membership check, a row fetched by id to be sorted.
 WALK_COST, SORT_COST = 1, 8
+WALK_SPAN = 4.0  # the membership walk gives up after this many times the rows it should take (then sorts)
 CHUNK = 250  # rows per round trip while walking with search terms
 
 
@@ -230,12 +231,11 @@ class _Driver:
 def _narrowest(session: Session, plan: _Plan) -> _Driver:
     """The filter matching the fewest repositories (search terms, one tag or the author): the plans below
     start from it. Each is counted on its own index, at most SET_CAP + 1 ids read."""
-    options: list[_Driver] = []
-    if plan.terms and plan.index is not None:
-        options.append(_Driver(plan.index.candidates(plan.terms), 0, terms=True))
-    options += [_Driver(select(RepoTag.repo_id).where(RepoTag.tag == t), 0, tag=t) for t in plan.tags]
+    options = [_Driver(select(RepoTag.repo_id).where(RepoTag.tag == t), 0, tag=t) for t in plan.tags]
     if plan.author:
         options.append(_Driver(select(Repo.id).where(Repo.namespace == plan.author), 0))
+    if plan.terms and plan.index is not None:  # last: on a tie, the others are cheaper to check per row
+        options.append(_Driver(plan.index.candidates(plan.terms), 0, terms=True))
     for option in options:
         option.size = _count(session, option.ids)
     return min(options, key=lambda d: d.size)
@@ -294,7 +294,7 @@ def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | N
     sort index further (index entries only, until a bound), which costs n * rows / size entries."""
     driver = _narrowest(session, plan)
     rest, python_terms = _others(session, plan, driver)
-    span = 4 * n * (session.scalar(select(func.max(Repo.id))) or 0) // max(driver.size, 1)
+    span = max(1, int(WALK_SPAN * n * (session.scalar(select(func.max(Repo.id))) or 0) / max(driver.size, 1)))
     if driver.size <= SORT_CAP or span * WALK_COST >= driver.size * SORT_COST:
         return _sorted(session, plan, driver, rest, python_terms, n, after)
     position = [*plan.position, *([plan.after(*after)] if after is not None else [])]
