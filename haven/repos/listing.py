@@ -2,12 +2,14 @@
 
 A page is the first `limit` visible repositories of one type in a sort order that match the filters
 (search terms, author, tags). With no filter it is an index scan in sort order. With filters it is
-planned in two phases, so that the database stops early whatever the filter's selectivity:
+planned in phases, so that the database stops early whatever the filter's selectivity:
 
 1. walk the sort order from the cursor over at most WALK rows, checking the filters row by row. A
    broad filter (a common word, a popular tag) fills the page within a few hundred rows;
-2. if the page is not full and there are rows beyond those WALK, the filter must be rare: fetch the
-   matching ids from its own index (full-text, tag or author index), then sort just those.
+2. if the page is not full, count each filter's matches on its own index (full-text, tag or author
+   index, up to SET_CAP) and start from the narrowest: a few thousand ids are sorted whole; a larger set
+   is built once by the database, which walks the sort index further checking membership per entry
+   (n * rows / size entries for n results, index entries only) and gives up, sorting, past a bound.
 
 Search terms go through haven.search, which hides the engine (SQLite FTS5 or PostgreSQL tsvector).
 """
