@@ -49,11 +49,12 @@ MAX_PAGE = 1000
 MAX_FILTERS = 20
 WALK = 1000  # rows of the sort order checked row by row (search terms) before a filter counts as rare
 WALK_SQL = 1000  # the same when only author and tags filter (checked by the database)
-SET_CAP = 50_000  # filters are counted up to this, to pick the narrowest to start from
+SET_CAP = 30_000  # filters are counted up to this, to pick the narrowest to start from
 SORT_CAP = 2_000  # a filter matching at most this many repositories is sorted whole
 # Relative costs per row: an index entry walked with a membership check, a row fetched by id to be sorted.
 WALK_COST, SORT_COST = 1, 8
-WALK_SPAN = 4.0  # the membership walk gives up after this many times the rows it should take (then sorts)
+WALK_SPAN = 4.0  # a span of the membership walk is this many times the rows it should take to fill the page
+MAX_SPANS = 6  # spans walked before the rest is sorted
 CHUNK = 250  # rows per round trip while walking with search terms
 
 
@@ -293,23 +294,45 @@ def _collect(
 def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | None) -> list[tuple[int, Any]]:
     """The walk did not fill the page: the filters are rarer than it could tell. Start from the narrowest
     filter's ids: a small set is sorted whole (phase 2); a larger one is a membership check while walking the
-    sort index further (index entries only, until a bound), which costs n * rows / size entries."""
+    sort index further, index entries only, in spans sized by the share of rows that matched so far
+    (n * rows / size entries at first), until it would cost more than sorting the set."""
     driver = _narrowest(session, plan)
     rest, python_terms = _others(session, plan, driver)
-    span = max(1, int(WALK_SPAN * n * (session.scalar(select(func.max(Repo.id))) or 0) / max(driver.size, 1)))
-    if driver.size <= SORT_CAP or span * WALK_COST >= driver.size * SORT_COST:
-        return _sorted(session, plan, driver, rest, python_terms, n, after)
-    position = [*plan.position, *([plan.after(*after)] if after is not None else [])]
-    bound = session.execute(  # an index-only scan: where the walk gives up
-        select(plan.column, Repo.id).where(*position).order_by(*plan.order()).offset(span - 1).limit(1)
-    ).first()
-    stmt = select(Repo.id, plan.column).where(*position, *plan.base, _member(driver.ids), *rest)
-    if bound is not None:
-        stmt = stmt.where(plan.upto(bound[0], bound[1]))
-    out = _collect(session, plan, stmt, n, None, python_terms, plan)
-    if len(out) >= n or bound is None:
-        return out
-    return out + _sorted(session, plan, driver, rest, python_terms, n - len(out), (bound[0], bound[1]))
+    big = driver.size > SET_CAP  # too many ids for a set: the driver is checked per row and never sorted
+    if big:
+        check, python_terms = _check(plan, driver, python_terms)
+    else:
+        check = [_member(driver.ids)]
+    rate = max(driver.size, 1) / max(session.scalar(select(func.max(Repo.id))) or 0, 1)
+    out: list[tuple[int, Any]] = []
+    for i in range(MAX_SPANS):
+        span = max(n, int(WALK_SPAN * (n - len(out)) / rate))
+        if not big and (driver.size <= SORT_CAP or span * WALK_COST >= driver.size * SORT_COST):
+            break
+        position = [*plan.position, *([plan.after(*after)] if after is not None else [])]
+        bound = None
+        if not (big and i == MAX_SPANS - 1):  # a big driver's last span runs to the end
+            bound = session.execute(  # an index-only scan: where this span ends
+                select(plan.column, Repo.id).where(*position).order_by(*plan.order()).offset(span - 1).limit(1)
+            ).first()
+        stmt = select(Repo.id, plan.column).where(*position, *check, *plan.base, *rest)
+        if bound is not None:
+            stmt = stmt.where(plan.upto(bound[0], bound[1]))
+        found = _collect(session, plan, stmt, n - len(out), None, python_terms, plan)
+        out += found
+        if len(out) >= n or bound is None:
+            return out
+        after, rate = (bound[0], bound[1]), max(len(found), 1) / span
+    return out + _sorted(session, plan, driver, rest, python_terms, n - len(out), after)
+
+
+def _check(plan: _Plan, driver: _Driver, python_terms: bool) -> tuple[list[ColumnElement[bool]], bool]:
+    """The driver's filter as a check per row (SQL, or the search terms in Python)."""
+    if driver.terms:
+        return [], True
+    if driver.tag is not None:
+        return [_has_tag(driver.tag)], python_terms
+    return [func.coalesce(Repo.namespace, "") == plan.author], python_terms
 
 
 def _sorted(

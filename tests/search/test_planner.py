@@ -114,8 +114,20 @@ SET_PLANS = {
     "sort index walked with a membership check": {"SORT_CAP": 0, "SORT_COST": 10**9},
     "membership walk, terms checked in Python": {"SORT_CAP": 0, "SORT_COST": 10**9, "SET_CAP": 0},
     "narrowest set sorted, terms checked in Python": {"SORT_CAP": 10**9, "SET_CAP": 0},
-    "membership walk cut short, the rest sorted": {"SORT_CAP": 0, "SORT_COST": 10**9, "WALK_SPAN": 0.01},
-    "the same, terms checked in Python": {"SORT_CAP": 0, "SORT_COST": 10**9, "WALK_SPAN": 0.01, "SET_CAP": 0},
+    "membership walk in spans of n rows": {"SORT_CAP": 0, "SORT_COST": 10**9, "WALK_SPAN": 0.01, "MAX_SPANS": 10**9},
+    "membership walk cut short, the rest sorted": {
+        "SORT_CAP": 0,
+        "SORT_COST": 10**9,
+        "WALK_SPAN": 0.01,
+        "MAX_SPANS": 1,
+    },
+    "the same, terms checked in Python": {
+        "SORT_CAP": 0,
+        "SORT_COST": 10**9,
+        "WALK_SPAN": 0.01,
+        "MAX_SPANS": 1,
+        "SET_CAP": 0,
+    },
 }
 
 
