@@ -220,7 +220,8 @@ def run(
             loaded.write_text(str(n))
         trees = {"after": ROOT} | ({"before": before} if before else {})
         servers = {
-            name: Server(data, database_url=url, extra_env={"PYTHONPATH": str(tree)}) for name, tree in trees.items()
+            name: Server(data, database_url=url, extra_env={"PYTHONPATH": str(tree), "HAVEN_BLOB_PORT": "0"})
+            for name, tree in trees.items()
         }
         try:
             for server in servers.values():
