@@ -344,10 +344,12 @@ def _sorted(
     n: int,
     after: tuple[Any, int] | None,
 ) -> list[tuple[int, Any]]:
-    """Phase 2: the database starts from the driver's ids and sorts the matching rows."""
+    """Phase 2: the database starts from the driver's ids and sorts the matching rows. A small set goes as a
+    list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead."""
     opaque = plan.opaque()
+    ids = list(session.scalars(driver.ids)) if driver.size <= SORT_CAP else driver.ids
     stmt = select(Repo.id, opaque.column).where(
-        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, Repo.id.in_(driver.ids), *rest
+        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, Repo.id.in_(ids), *rest
     )
     return _collect(session, plan, stmt, n, after, python_terms, opaque)
 
