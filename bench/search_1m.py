@@ -1,7 +1,8 @@
 """Listing and search at a million repositories, through the HTTP API, on SQLite and on PostgreSQL.
 
     /work/venv/bin/python bench/search_1m.py [--repos 1000000] [--backend sqlite,postgres] [--duration 10]
-                                             [--keep DIR]   # reuse / keep the loaded SQLite data dir
+                                             [--rounds 3] [--only LABEL-PART] [--before CHECKOUT]
+                                             [--keep DIR]   # reuse / keep the loaded data dir and cluster
 
 Loads N synthetic repositories straight into the database (bench/synthetic.py), starts `haven serve` with
 one worker, and times each query two ways: sequentially with the real client (huggingface_hub's
@@ -15,6 +16,7 @@ listing reached through Link-header cursors. Targets: p50 <= 20 ms and p99 <= 10
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -22,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -30,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, verdict  # noqa: F401  (ROOT puts the repository on sys.path)
+from common import ROOT, verdict  # (ROOT puts the repository on sys.path)
 from synthetic import load
 
 from tests.support import Postgres, Server
@@ -103,79 +104,135 @@ def real_client_check(base: str) -> str:
     return f"list_models -> {len(models)} models sorted by downloads; list_datasets(author) -> {len(datasets)}"
 
 
-def page_50(base: str) -> tuple[float, float]:
-    """Follow Link headers to page 50 (limit 50, filter transformers, sort downloads): (total s, last page ms)."""
-    client = httpx.Client()
+def page_50_url(base: str) -> tuple[str, float]:
+    """Follow Link headers to page 50 (limit 50, filter transformers, sort downloads): (its URL, total s)."""
+    client = httpx.Client(timeout=60)
     url = f"{base}/api/models?" + urlencode({"filter": "transformers", "sort": "downloads", "limit": 50})
     t0 = time.perf_counter()
-    last = 0.0
-    for _ in range(50):
-        t = time.perf_counter()
+    for _ in range(49):
         r = client.get(url)
-        last = (time.perf_counter() - t) * 1000
         r.raise_for_status()
         url = r.links["next"]["url"]
-    return time.perf_counter() - t0, last
+    return url, time.perf_counter() - t0
 
 
-def measure(backend: str, server: Server, duration: int, runs: int) -> list[tuple[str, str]]:
-    base = server.url
-    lines = []
-    health = f"{base}/api/health"
-    h_rate, h50, h99 = wrk(health, duration)
-    lines.append(f"  {'GET /api/health (baseline)':40s} wrk {h_rate:8.0f} req/s  p50 {h50:6.2f}  p99 {h99:6.2f} ms")
-    print(f"{backend}:", lines[-1], sep="\n", flush=True)
-    results = []
-    for label, path, params in QUERIES:
+def measure_round(base: str, queries: list[tuple[str, str, dict]], duration: int, runs: int) -> dict[str, tuple]:
+    """One pass over the queries (and the baseline): label -> (wrk req/s, wrk p50, wrk p99, client p50, p99, n)."""
+    out: dict[str, tuple] = {}
+    rate, w50, w99 = wrk(f"{base}/api/health", duration)
+    out[BASELINE] = (rate, w50, w99, float("nan"), float("nan"), 0)
+    for label, path, params in queries:
         c50, c99, n = client_times(base, path, params, runs)
-        url = f"{base}{path}?{urlencode(params, doseq=True)}"
-        rate, w50, w99 = wrk(url, duration)
-        ok = c50 <= P50_TARGET and c99 <= P99_TARGET and w50 <= P50_TARGET and w99 <= P99_TARGET
-        results.append(ok)
-        lines.append(
-            f"  {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms | "
-            f"client p50 {c50:6.2f}  p99 {c99:6.2f} ms  ({n} items)  {verdict(ok)}"
+        rate, w50, w99 = wrk(f"{base}{path}?{urlencode(params, doseq=True)}", duration)
+        out[label] = (rate, w50, w99, c50, c99, n)
+    return out
+
+
+def measure(backend: str, servers: dict[str, Server], duration: int, runs: int, rounds: int, only: str) -> None:
+    """`rounds` passes over every query, alternating the servers (this tree's, and the --before tree's when
+    given) within each pass; per server and query the median of each figure over the passes."""
+    queries = [q for q in QUERIES if only in q[0]]
+    if only in "page 50":
+        url, total = page_50_url(next(iter(servers.values())).url)
+        print(f"{backend}: pages 1-49 via Link cursors in {total:.2f} s", flush=True)
+        queries.append(("page 50 via Link cursors", "/api/models", _params(url)))
+    passes: dict[str, list[dict[str, tuple]]] = {name: [] for name in servers}
+    for r in range(rounds):
+        for name, server in servers.items():
+            passes[name].append(measure_round(server.url, queries, duration, runs))
+        print(f"{backend}: round {r + 1}/{rounds} done (load average {_load()})", flush=True)
+    print(f"\n{backend}: medians of {rounds} rounds; load average {_load()}", flush=True)
+    for label in passes[next(iter(servers))][0]:
+        for name in servers:
+            rate, w50, w99, c50, c99, n = (statistics.median(p[label][i] for p in passes[name]) for i in range(6))
+            if label == BASELINE:
+                print(f"  {name:6s} {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms", flush=True)
+                continue
+            ok = c50 <= P50_TARGET and c99 <= P99_TARGET and w50 <= P50_TARGET and w99 <= P99_TARGET
+            print(
+                f"  {name:6s} {label:40s} wrk {rate:8.0f} req/s  p50 {w50:6.2f}  p99 {w99:6.2f} ms | "
+                f"client p50 {c50:6.2f}  p99 {c99:6.2f} ms  ({n:.0f} items)  {verdict(ok)}",
+                flush=True,
+            )
+    for name, server in servers.items():
+        print(f"  {name:6s} " + real_client_check(server.url), flush=True)
+
+
+BASELINE = "GET /api/health (baseline)"
+
+
+def _params(url: str) -> dict:
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v if len(v) > 1 else v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class KeptPostgres(Postgres):
+    """A cluster whose data dir may already exist (from an earlier run with --keep): then it is just started."""
+
+    def start(self) -> None:
+        if not (self.root / "data" / "PG_VERSION").exists():
+            super().start()
+            return
+        from tests.support import _pg_bin
+
+        self.bindir = _pg_bin()  # type: ignore[assignment]
+        data, opts = self.root / "data", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(self.root / "pg.log"), "-w", "start"
         )
-        print(lines[-1], flush=True)
-    total, last = page_50(base)
-    lines.append(f"  {'page 50 via Link cursors (50 requests)':40s} {total:.2f} s in all, page 50 took {last:.2f} ms")
-    lines.append("  " + real_client_check(base))
-    print(f"\n{backend} (summary):", *lines, sep="\n", flush=True)
-    return [(backend, line) for line in lines]
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg://haven@127.0.0.1:{self.port}/{name}"
 
 
-def run(backend: str, n: int, duration: int, runs: int, keep: Path | None) -> None:
+def run(
+    backend: str, n: int, duration: int, runs: int, rounds: int, keep: Path | None, only: str, before: Path | None
+) -> None:
     from haven.config import Settings
     from haven.hub import Hub
 
     root = Path(tempfile.mkdtemp(prefix=f"bench-search-{backend}-"))
     root.chmod(0o755)  # the PostgreSQL cluster below runs as the postgres user
+    home = (keep / backend) if keep else root
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o755)
+    data, loaded = home / "data", home / "loaded"
     pg = None
     url = None
-    data = (keep / backend / "data") if keep else root / "data"
     if backend == "postgres":
-        pg = Postgres(root / "pg")
+        pg = KeptPostgres(home / "pg")
         pg.start()
-        url = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
+        url = pg.url("bench") if loaded.exists() else pg.create_database("bench")
     try:
-        fresh = not (data / "haven.db").exists() or backend == "postgres"
         data.mkdir(parents=True, exist_ok=True)
-        hub = Hub.open(Settings(data_dir=data, database_url=url))
+        hub = Hub.open(Settings(data_dir=data, database_url=url))  # migrates
         db_url = hub.settings.sqlalchemy_url
         hub.close()
-        if fresh:
+        if not loaded.exists():
             t = time.perf_counter()
             timings = load(db_url, n)
             print(f"{backend}: loaded {n:,} repositories in {time.perf_counter() - t:.0f} s {timings}", flush=True)
-        server = Server(data, database_url=url)
-        server.start(timeout=120)
+            loaded.write_text(str(n))
+        trees = {"after": ROOT} | ({"before": before} if before else {})
+        servers = {
+            name: Server(data, database_url=url, extra_env={"PYTHONPATH": str(tree), "HAVEN_BLOB_PORT": "0"})
+            for name, tree in trees.items()
+        }
         try:
-            for _ in range(3):  # warm the caches the way a running hub's are
-                for _label, path, params in QUERIES:
-                    httpx.get(f"{server.url}{path}", params=params, timeout=60)
-            measure(backend, server, duration, runs)
+            for server in servers.values():
+                server.start(timeout=120)
+                for _ in range(3):  # warm the caches the way a running hub's are
+                    for _label, path, params in QUERIES:
+                        httpx.get(f"{server.url}{path}", params=params, timeout=60)
+            measure(backend, servers, duration, runs, rounds, only)
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
     finally:
         if pg is not None:
             pg.stop()
@@ -188,10 +245,15 @@ def main() -> None:
     ap.add_argument("--backend", default="sqlite,postgres")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument("--only", default="", help="measure only the queries whose label contains this")
+    ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare with, served alike")
     args = ap.parse_args()
+    keep, before = (p.resolve() if p else None for p in (args.keep, args.before))
+    os.chdir("/")  # each server imports haven from its tree (PYTHONPATH), not from the working directory
     for backend in args.backend.split(","):
-        run(backend, args.repos, args.duration, args.runs, args.keep)
+        run(backend, args.repos, args.duration, args.runs, args.rounds, keep, args.only, before)
 
 
 if __name__ == "__main__":

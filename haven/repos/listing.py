@@ -2,12 +2,14 @@
 
 A page is the first `limit` visible repositories of one type in a sort order that match the filters
 (search terms, author, tags). With no filter it is an index scan in sort order. With filters it is
-planned in two phases, so that the database stops early whatever the filter's selectivity:
+planned in phases, so that the database stops early whatever the filter's selectivity:
 
 1. walk the sort order from the cursor over at most WALK rows, checking the filters row by row. A
    broad filter (a common word, a popular tag) fills the page within a few hundred rows;
-2. if the page is not full and there are rows beyond those WALK, the filter must be rare: fetch the
-   matching ids from its own index (full-text, tag or author index), then sort just those.
+2. if the page is not full, count each filter's matches on its own index (full-text, tag or author
+   index, up to SET_CAP) and start from the narrowest: a few thousand ids are sorted whole; a larger set
+   is built once by the database, which walks the sort index further checking membership per entry
+   (n * rows / size entries for n results, index entries only) and gives up, sorting, past a bound.
 
 Search terms go through haven.search, which hides the engine (SQLite FTS5 or PostgreSQL tsvector).
 """
@@ -46,8 +48,13 @@ DATE_SORTS = {"lastModified", "last_modified", "createdAt", "created_at"}
 MAX_PAGE = 1000
 MAX_FILTERS = 20
 WALK = 1000  # rows of the sort order checked row by row (search terms) before a filter counts as rare
-WALK_SQL = 5000  # the same when only author and tags filter (checked by the database, cheaper per row)
-ESTIMATE_CAP = 20_000  # tag frequencies are counted up to this, to pick the rarest tag to start from
+WALK_SQL = 3000  # the same when only author and tags filter (checked by the database, cheaper per row)
+SET_CAP = 30_000  # filters are counted up to this, to pick the narrowest to start from
+SORT_CAP = 2_000  # a filter matching at most this many repositories is sorted whole
+# Relative costs per row: an index entry walked with a membership check, a row fetched by id to be sorted.
+WALK_COST, SORT_COST = 1, 8
+WALK_SPAN = 4.0  # a span of the membership walk is this many times the rows it should take to fill the page
+MAX_SPANS = 6  # spans walked before the rest is sorted
 CHUNK = 250  # rows per round trip while walking with search terms
 
 
@@ -175,30 +182,6 @@ def _has_tag(tag: str) -> ColumnElement[bool]:
     return exists().where(RepoTag.repo_id == Repo.id, RepoTag.tag == tag)
 
 
-def _drivers(session: Session, plan: _Plan) -> list[ColumnElement[bool]]:
-    """Phase 2's filters: the most selective one as an id set the database starts from (the search terms,
-    else the rarest tag, else the author), the others checked on each of its rows."""
-    tags = plan.tags
-    if plan.terms and plan.index is not None:
-        driver = Repo.id.in_(plan.index.candidates(plan.terms))
-    elif tags:
-        sizes = {
-            t: session.scalar(select(func.count()).select_from(
-                select(RepoTag.repo_id).where(RepoTag.tag == t).limit(ESTIMATE_CAP).subquery()
-            ))
-            for t in tags
-        }  # fmt: skip
-        rarest = min(tags, key=lambda t: sizes[t] or 0)
-        driver = Repo.id.in_(select(RepoTag.repo_id).where(RepoTag.tag == rarest))
-        tags = [t for t in tags if t != rarest]
-    else:
-        return [Repo.namespace == plan.author]
-    rest = [_has_tag(t) for t in tags]
-    if plan.author:
-        rest.append(func.coalesce(Repo.namespace, "") == plan.author)
-    return [driver, *rest]
-
-
 def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     """(id, sort value) of the first `n` matching rows in the plan's order."""
     key = (Repo.id, plan.column)
@@ -235,10 +218,10 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
         if plan.terms and boundary is not None and _hopeless(len(out), walked, n, walk):
             # Rare search terms: their full-text index answers at once. (Rare tag pairs keep walking: starting
             # from the rarer tag's rows and checking the other is slower than the walk for common tags.)
-            return out + _from_index(session, plan, n - len(out), last)
+            return out + _from_sets(session, plan, n - len(out), last)
     if boundary is None:
         return out
-    return out + _from_index(session, plan, n - len(out), boundary)
+    return out + _from_sets(session, plan, n - len(out), boundary)
 
 
 def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
@@ -247,15 +230,137 @@ def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
     return (found + 1) * walk < n * walked
 
 
-def _from_index(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | None) -> list[tuple[int, Any]]:
-    """Phase 2: the filters are rare; the database starts from their indexes and sorts what they give."""
+@dataclass
+class _Driver:
+    """One filter's matching ids as a subquery, and how many there are (counted up to SET_CAP + 1)."""
+
+    ids: Any  # Select of ids
+    size: int
+    tag: str | None = None  # the tag it stands for, if it is a tag
+    terms: bool = False  # whether it stands for the search terms
+
+
+def _narrowest(session: Session, plan: _Plan) -> _Driver:
+    """The filter matching the fewest repositories (search terms, one tag or the author): the plans below
+    start from it. Each is counted on its own index, at most SET_CAP + 1 ids read."""
+    options = [_Driver(select(RepoTag.repo_id).where(RepoTag.tag == t), 0, tag=t) for t in plan.tags]
+    if plan.author:
+        options.append(_Driver(select(Repo.id).where(Repo.namespace == plan.author), 0))
+    if plan.terms and plan.index is not None:  # last: on a tie, the others are cheaper to check per row
+        options.append(_Driver(plan.index.candidates(plan.terms), 0, terms=True))
+    for option in options:
+        option.size = _count(session, option.ids)
+    return min(options, key=lambda d: d.size)
+
+
+def _others(session: Session, plan: _Plan, driver: _Driver) -> tuple[list[ColumnElement[bool]], bool]:
+    """The filters other than the driver, as per-row SQL checks; and whether the search terms are left to
+    check in Python (they match too many repositories for a set of their ids, and are not the driver)."""
+    rest = [_has_tag(t) for t in plan.tags if t != driver.tag]
+    if plan.author and (driver.tag is not None or driver.terms):
+        rest.append(func.coalesce(Repo.namespace, "") == plan.author)
+    python_terms = False
+    if plan.terms and plan.index is not None and not driver.terms:
+        terms = plan.index.candidates(plan.terms)
+        if _count(session, terms) > SET_CAP:
+            python_terms = True
+        else:
+            rest.append(_member(terms))
+    return rest, python_terms
+
+
+def _count(session: Session, ids: Any) -> int:
+    """How many ids a subquery gives, up to SET_CAP + 1 (reading at most that many index entries)."""
+    return session.scalar(select(func.count()).select_from(ids.limit(SET_CAP + 1).subquery())) or 0
+
+
+def _member(ids: Any) -> ColumnElement[bool]:
+    """Membership in a set of ids, checked per row: `id + 0` keeps the database on the sort index (it builds
+    the set once) rather than starting from the set."""
+    return (Repo.id + 0).in_(ids)
+
+
+def _collect(
+    session: Session, plan: _Plan, stmt: Any, n: int, after: tuple[Any, int] | None, python_terms: bool, column: _Plan
+) -> list[tuple[int, Any]]:
+    """The first `n` rows of `stmt` (ordered by `column`'s order) after `after`, the search terms checked in
+    Python when `python_terms`, fetched in chunks."""
+    chunk = max(n, CHUNK) if python_terms else n
+    out: list[tuple[int, Any]] = []
+    while True:
+        page = stmt if after is None else stmt.where(column.after(*after))
+        rows = [(r[0], r[1]) for r in session.execute(page.order_by(*column.order()).limit(chunk))]
+        if python_terms and rows and plan.index is not None:
+            keep = plan.index.filter_ids(session, plan.terms, [r[0] for r in rows])
+            out += [r for r in rows if r[0] in keep]
+        else:
+            out += rows
+        if len(out) >= n or len(rows) < chunk:
+            return out[:n]
+        after = (rows[-1][1], rows[-1][0])
+
+
+def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | None) -> list[tuple[int, Any]]:
+    """The walk did not fill the page: the filters are rarer than it could tell. Start from the narrowest
+    filter's ids: a small set is sorted whole (phase 2); a larger one is a membership check while walking the
+    sort index further, index entries only, in spans sized by the share of rows that matched so far
+    (n * rows / size entries at first), until it would cost more than sorting the set."""
+    driver = _narrowest(session, plan)
+    rest, python_terms = _others(session, plan, driver)
+    big = driver.size > SET_CAP  # too many ids for a set: the driver is checked per row and never sorted
+    if big:
+        check, python_terms = _check(plan, driver, python_terms)
+    else:
+        check = [_member(driver.ids)]
+    rate = max(driver.size, 1) / max(session.scalar(select(func.max(Repo.id))) or 0, 1)
+    out: list[tuple[int, Any]] = []
+    for i in range(MAX_SPANS):
+        span = max(n, int(WALK_SPAN * (n - len(out)) / rate))
+        if not big and (driver.size <= SORT_CAP or span * WALK_COST >= driver.size * SORT_COST):
+            break
+        position = [*plan.position, *([plan.after(*after)] if after is not None else [])]
+        bound = None
+        if not (big and i == MAX_SPANS - 1):  # a big driver's last span runs to the end
+            bound = session.execute(  # an index-only scan: where this span ends
+                select(plan.column, Repo.id).where(*position).order_by(*plan.order()).offset(span - 1).limit(1)
+            ).first()
+        stmt = select(Repo.id, plan.column).where(*position, *check, *plan.base, *rest)
+        if bound is not None:
+            stmt = stmt.where(plan.upto(bound[0], bound[1]))
+        found = _collect(session, plan, stmt, n - len(out), None, python_terms, plan)
+        out += found
+        if len(out) >= n or bound is None:
+            return out
+        after, rate = (bound[0], bound[1]), max(len(found), 1) / span
+    return out + _sorted(session, plan, driver, rest, python_terms, n - len(out), after)
+
+
+def _check(plan: _Plan, driver: _Driver, python_terms: bool) -> tuple[list[ColumnElement[bool]], bool]:
+    """The driver's filter as a check per row (SQL, or the search terms in Python)."""
+    if driver.terms:
+        return [], True
+    if driver.tag is not None:
+        return [_has_tag(driver.tag)], python_terms
+    return [func.coalesce(Repo.namespace, "") == plan.author], python_terms
+
+
+def _sorted(
+    session: Session,
+    plan: _Plan,
+    driver: _Driver,
+    rest: list[ColumnElement[bool]],
+    python_terms: bool,
+    n: int,
+    after: tuple[Any, int] | None,
+) -> list[tuple[int, Any]]:
+    """Phase 2: the database starts from the driver's ids and sorts the matching rows. A small set goes as a
+    list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead."""
     opaque = plan.opaque()
-    rest = select(Repo.id, plan.column).where(
-        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, *_drivers(session, plan)
+    ids = list(session.scalars(driver.ids)) if driver.size <= SORT_CAP else driver.ids
+    stmt = select(Repo.id, opaque.column).where(
+        func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, Repo.id.in_(ids), *rest
     )
-    if after is not None:
-        rest = rest.where(opaque.after(*after))
-    return [(r[0], r[1]) for r in session.execute(rest.order_by(*opaque.order()).limit(n))]
+    return _collect(session, plan, stmt, n, after, python_terms, opaque)
 
 
 def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], str | None]:

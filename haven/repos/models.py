@@ -75,6 +75,8 @@ class RepoTag(Base):
     """One row per (repo, tag): lets tag filters use an index instead of scanning JSON."""
 
     __tablename__ = "repo_tags"
+    # A tag's repository ids without row lookups (the listing's membership sets; migration 0017).
+    __table_args__ = (Index("ix_repo_tags_tag_repo_id", "tag", "repo_id"),)
 
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)

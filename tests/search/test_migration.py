@@ -40,3 +40,26 @@ def test_upgrade_keeps_children_and_indexes_existing_names() -> None:
         assert session.execute(text("SELECT downloads FROM repo_activity WHERE repo_id = 1")).scalar() == 7
         assert list(session.scalars(index_for("sqlite").candidates(["bert"]))) == [1]
     db.dispose()
+
+
+def test_0017_adds_the_tag_membership_index_without_drift_and_downgrades() -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    import haven.db.models  # noqa: F401 (registers every table)
+    from haven.db.base import Base
+
+    db = Database(f"sqlite:///{tempdir('haven-mig-') / 'haven.db'}")
+    db.migrate()
+    with db.engine.begin() as conn:
+        assert [
+            d for d in compare_metadata(MigrationContext.configure(conn), Base.metadata) if "repo_tags" in str(d)
+        ] == []
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0016")
+        assert "ix_repo_tags_tag_repo_id" not in {i["name"] for i in inspect(conn).get_indexes("repo_tags")}
+        command.upgrade(cfg, "head")
+        assert "ix_repo_tags_tag_repo_id" in {i["name"] for i in inspect(conn).get_indexes("repo_tags")}
+    db.dispose()

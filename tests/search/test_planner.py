@@ -108,6 +108,52 @@ def test_pages_equal_brute_force(db: Database, monkeypatch: pytest.MonkeyPatch, 
         assert len(got) == len(set(got))
 
 
+# Constants that force each plan of `_from_sets` (reached once the walk of 3 rows gives up).
+SET_PLANS = {
+    "narrowest set sorted": {"SORT_CAP": 10**9},
+    "sort index walked with a membership check": {"SORT_CAP": 0, "SORT_COST": 10**9},
+    "membership walk, terms checked in Python": {"SORT_CAP": 0, "SORT_COST": 10**9, "SET_CAP": 0},
+    "narrowest set sorted, terms checked in Python": {"SORT_CAP": 10**9, "SET_CAP": 0},
+    "membership walk in spans of n rows": {"SORT_CAP": 0, "SORT_COST": 10**9, "WALK_SPAN": 0.01, "MAX_SPANS": 10**9},
+    "membership walk cut short, the rest sorted": {
+        "SORT_CAP": 0,
+        "SORT_COST": 10**9,
+        "WALK_SPAN": 0.01,
+        "MAX_SPANS": 1,
+    },
+    "the same, terms checked in Python": {
+        "SORT_CAP": 0,
+        "SORT_COST": 10**9,
+        "WALK_SPAN": 0.01,
+        "MAX_SPANS": 1,
+        "SET_CAP": 0,
+    },
+}
+
+
+@pytest.mark.parametrize("plan", list(SET_PLANS))
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"search": ["{word}"]},
+        {"search": ["{word} needle"], "sort": "likes", "descending": False},
+        {"search": ["{word}"], "tags": ["common", "mid-{word}"], "author": "ann", "sort": "createdAt"},
+        {"tags": ["mid-{word}", "common"], "sort": "downloads"},
+        {"tags": ["mid-{word}"], "author": "ben", "sort": "trendingScore"},
+    ],
+)
+def test_set_plans_equal_brute_force(db: Database, monkeypatch: pytest.MonkeyPatch, case: dict, plan: str) -> None:
+    word, _ = corpus_for(db)
+    monkeypatch.setattr(listing, "WALK", 3)
+    monkeypatch.setattr(listing, "WALK_SQL", 3)
+    for name, value in SET_PLANS[plan].items():
+        monkeypatch.setattr(listing, name, value)
+    fill = {k: [s.format(word=word) for s in v] if isinstance(v, list) else v for k, v in case.items()}
+    for limit in (2, 7, 1000):
+        q = Query(repo_type="model", limit=limit, **fill)
+        assert every_page(db, q) == expected(db, q, word)
+
+
 def test_invalid_queries_are_bad_requests(db: Database) -> None:
     with db.read() as session:
         for q in (
