@@ -12,7 +12,9 @@
    Haven process (baseline), then one at each of the two; alternated `--runs` times; the ratio is the scale-out.
    Two processes on a two-core machine share the same two cores, so expect a ratio near 1.
 
-Local disk only: the S3 blob backend variant (downloads redirected to the object store) is for the lead to add.
+With `--s3`, blobs live in an S3 server (moto's, started as a process of its own on loopback): downloads
+are redirected to presigned URLs and uploads go to presigned PUTs, so the download figures are the object
+store's (moto serves a few tens of MB/s), and Haven only answers the redirects; use a smaller `--size-mb`.
 """
 
 from __future__ import annotations
@@ -39,8 +41,44 @@ from tests.support import Postgres, Server, tempdir
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def start_fleet(root: Path) -> tuple[Postgres, list[Server], str]:
-    """PostgreSQL, a user with a token, and two servers sharing the database and one data dir."""
+def start_s3() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """moto's S3 server in a process of its own, a bucket, and the settings that point Haven at it."""
+    import boto3
+
+    from tests.support import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.create_bucket(Bucket="haven-bench")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.2)
+    env = {
+        "HAVEN_BLOB_BACKEND": "s3",
+        "HAVEN_S3_ENDPOINT_URL": endpoint,
+        "HAVEN_S3_BUCKET": "haven-bench",
+        "HAVEN_S3_REGION": "us-east-1",
+        "HAVEN_S3_ACCESS_KEY_ID": "bench",
+        "HAVEN_S3_SECRET_ACCESS_KEY": "bench",
+        "HAVEN_S3_ADDRESSING_STYLE": "path",
+    }
+    return proc, env
+
+
+def start_fleet(root: Path, env: dict[str, str]) -> tuple[Postgres, list[Server], str]:
+    """PostgreSQL, a user with a token, and two servers sharing the database and one data dir (and `env`)."""
     from haven.auth import service
     from haven.config import Settings
     from haven.hub import Hub
@@ -49,12 +87,12 @@ def start_fleet(root: Path) -> tuple[Postgres, list[Server], str]:
     pg.start()
     url = pg.create_database("bench")
     data = root / "data"
-    hub = Hub.open(Settings(data_dir=data, database_url=url))
+    hub = Hub.open(Settings(data_dir=data, database_url=url))  # accounts only: no blob is touched
     with hub.db.write() as session:
         service.create_user(session, "bench", email="bench@example.org")
         token = service.create_token(session, "bench", "bench", "write")
     hub.close()
-    servers = [Server(data, database_url=url) for _ in range(2)]
+    servers = [Server(data, database_url=url, extra_env=env) for _ in range(2)]
     for s in servers:
         s.start(timeout=300)
     return pg, servers, token
@@ -157,12 +195,17 @@ def main() -> None:
     ap.add_argument("--commits", type=int, default=5)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--s3", action="store_true", help="blobs in an S3 server (moto) instead of the data dir")
     args = ap.parse_args()
     os.environ.setdefault("PYTHONPATH", str(ROOT))
     from huggingface_hub import HfApi
 
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    pg, servers, token = start_fleet(root)
+    s3, env = start_s3() if args.s3 else (None, {})
+    pg, servers, token = start_fleet(root, env)
+    print(
+        f"blobs: {'S3 (moto), downloads redirected to presigned URLs' if s3 else 'local disk, sendfile blob servers'}"
+    )
     try:
         api = HfApi(endpoint=servers[0].url, token=token)
         repo_id = f"bench/model-{uuid.uuid4().hex[:6]}"
@@ -221,6 +264,8 @@ def main() -> None:
         for s in servers:
             s.stop()
         pg.stop()
+        if s3 is not None:
+            s3.kill()
         subprocess.run(["rm", "-rf", str(root)], check=False)
 
 

@@ -31,7 +31,7 @@ from haven.mirror.models import MirrorNamespace, MirrorRepo
 from haven.mirror.rules import MirrorConfig, Upstream, config
 from haven.names import REPO_TYPES, check_name, check_namespace
 from haven.repos.commits import refresh_card
-from haven.repos.locks import repo_lock
+from haven.repos.locks import RepoAt, repo_lock
 from haven.repos.models import Repo
 from haven.repos.service import RepoRef, touch, web_path
 
@@ -225,7 +225,7 @@ def fetch(hub: Hub, source: Upstream, repo_id: int, timeout: float) -> None:
         row = session.get(Repo, repo_id)
         assert row is not None
         repo_type, full_id, path = row.type, row.full_id, hub.repo_path(row.storage_key)
-    with repo_lock(path):
+    with repo_lock(hub.db, RepoAt(repo_id, path)):
         upstream.git_fetch(source, repo_type, full_id, path, timeout)
         git = open_repo(path)
         with hub.db.write() as session:

@@ -23,7 +23,7 @@ from haven.recovery import reconcile
 from haven.recovery.objects import check_pointers, check_xorbs
 from haven.recovery.progress import Progress, Silent
 from haven.recovery.reachability import Reach, walk
-from haven.repos.locks import repo_lock
+from haven.repos.locks import RepoAt, repo_lock
 from haven.repos.models import LfsObject, Repo
 
 STALE_TEMP = 3600.0  # seconds; live uploads keep their temp files fresher than this (LocalBlobStore.clean_tmp)
@@ -142,7 +142,7 @@ def _check_head(hub: Hub, repo: Repo, reach: Reach, report: Report, repair: bool
         path = hub.repo_path(repo.storage_key)
         # Under the lock API commits hold until they have recorded their head, and with main read again:
         # a commit landing meanwhile must not see its newer head overwritten with the one walked above.
-        with repo_lock(path), hub.db.write() as session:
+        with repo_lock(hub.db, RepoAt(repo.id, path)), hub.db.write() as session:
             row = session.get(Repo, repo.id)
             current = GitRepo(path).ref("refs/heads/main")
             if row is not None and current is not None and row.head_sha != current:

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +57,23 @@ def repo_lock(db: Database, repo: Lockable, timeout: float = TIMEOUT) -> Iterato
     else:
         with advisory_lock(db, repo.row.id, timeout):
             yield
+
+
+@dataclass(frozen=True)
+class _Id:
+    id: int
+
+
+@dataclass(frozen=True)
+class RepoAt:
+    """A repository known by id and directory only (maintenance and mirror code holds no RepoRef)."""
+
+    repo_id: int
+    path: Path
+
+    @property
+    def row(self) -> _Row:
+        return _Id(self.repo_id)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ the other serving, every branch at a complete commit and every file whole.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -145,7 +146,10 @@ def under_load(fleet: Fleet, per_hub: int, warm_up: int) -> Iterator[tuple[str, 
 
 
 def assert_consistent(hub: Hub, repo_id: str, ledger: Ledger) -> dict[str, dict]:  # type: ignore[type-arg]
-    """git fsck is clean, every ref resolves, every acknowledged file is there, every file downloads whole."""
+    """git fsck is clean, every ref resolves, every acknowledged file is there, every file downloads whole,
+    and `haven fsck --verify-hashes` (refs, LFS bytes, database against git, counters) finds nothing."""
+    findings = json.loads(hub.server.cli("fsck", "--json", "--verify-hashes"))["findings"]
+    assert findings == [], findings
     with httpx.Client(base_url=hub.url, timeout=60) as http:
         repo_dir = _find_repo_dir(hub, repo_id)
         fsck = subprocess.run(

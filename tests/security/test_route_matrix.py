@@ -289,6 +289,7 @@ CASES: dict[str, Case] = {
         )
     },
     "GET /datasets-server/assets": Case("read", lambda c: Call(query={"dataset": c.full_id, "path": "x.png"})),
+    "POST /datasets-server/sql": Case("read", lambda c: Call(json={"dataset": c.full_id, "sql": "SELECT 1"})),
     # accounts and repositories
     "GET /api/health": Case("static", repo=False),
     "GET /api/ready": Case("static", repo=False),
@@ -563,6 +564,7 @@ CASES: dict[str, Case] = {
     ),
     "GET /{namespace}/{name}/viewer": Case("read", web=True),
     "GET /{namespace}/{name}/viewer/assets": Case("read", lambda c: Call(query={"path": "x.png"}), web=True),
+    "GET /{namespace}/{name}/viewer/sql": Case("read", lambda c: Call(query={"sql": "SELECT 1"}), web=True),
     "GET /{account}": Case("open", lambda c: Call(params={"account": c.w.org}), repo=False, web=True),
     "GET /static": Case("static", repo=False, web=True),
 }
@@ -572,6 +574,8 @@ ABSENT = {
     ("model", "GET /{namespace}/{name}/viewer/assets"),
     ("space", "GET /{namespace}/{name}/viewer"),
     ("space", "GET /{namespace}/{name}/viewer/assets"),
+    ("model", "GET /{namespace}/{name}/viewer/sql"),
+    ("space", "GET /{namespace}/{name}/viewer/sql"),
     ("dataset", "POST /{namespace}/{name}/widget"),
     ("space", "POST /{namespace}/{name}/widget"),
 }
