@@ -8,7 +8,8 @@ it is done (up to `inference_max_batch`), so under load batches grow by themselv
 never waits for company.
 
 When a batch finishes, its callers are about to send their next requests: the lane then expects as many
-requests as were running and waiting, and holds the next batch until they are there, for at most a
+requests as that batch held plus those already waiting before its answers went out, and holds the next batch
+until they are there, for at most a
 fraction of the last batch's run time (see `Lane.gather`). Without that, steady load from N clients
 splits into alternating batches of 1 and N-1 (the first returning caller finds the lane idle), which
 costs a third of the throughput batching exists for.
@@ -95,10 +96,18 @@ class Lane:
     timer: asyncio.TimerHandle | None = None
     expect: int = 1  # requests the next batch should wait for (1: send at once)
     last_run: float = 0.0  # seconds the last batch took, from send to done
+    waiting_before: int | None = None  # requests waiting when the running batch's first answer came
+
+    def answering(self) -> None:
+        """The running batch's first answer is here: no caller of it can have come back yet, so whoever
+        waits now is somebody else (callers who come back before "done" arrives must not count twice)."""
+        if self.waiting_before is None:
+            self.waiting_before = len(self.pending)
 
     def finished(self, size: int, seconds: float) -> None:
-        """A batch of `size` is done: its callers will be back, next to those already waiting."""
-        self.expect = size + len(self.pending)
+        """A batch of `size` is done: its callers will be back, next to those who were already waiting."""
+        before, self.waiting_before = self.waiting_before, None
+        self.expect = size + before if before is not None else max(size, len(self.pending))
         self.last_run = seconds
 
     def gathered(self, max_batch: int) -> bool:
@@ -334,6 +343,8 @@ class Pool:
         if kind == "result":
             req = worker.inflight.pop(msg[1], None)
             if req is not None:
+                if req.lane is not None:
+                    req.lane.answering()
                 if req.tokens is not None:
                     req.tokens.put_nowait(None)
                 if not req.future.done():
