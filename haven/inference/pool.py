@@ -9,8 +9,7 @@ never waits for company.
 
 When a batch finishes, its callers are about to send their next requests: the lane then expects as many
 requests as that batch held plus those already waiting before its answers went out, and holds the next batch
-until they are there, for at most a
-fraction of the last batch's run time (see `Lane.gather`). Without that, steady load from N clients
+until they are there, for at most a fraction of the last batch's run time (`Lane`, `Pool._gather`). Without that, steady load from N clients
 splits into alternating batches of 1 and N-1 (the first returning caller finds the lane idle), which
 costs a third of the throughput batching exists for.
 """
