@@ -25,7 +25,7 @@ def test_the_mirror_tables_have_no_drift_and_0015_downgrades_and_upgrades() -> N
     with db.engine.begin() as conn:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0014")
+        command.downgrade(cfg, "0011")
         assert not TABLES & set(inspect(conn).get_table_names())
         command.upgrade(cfg, "head")
         assert set(inspect(conn).get_table_names()) >= TABLES

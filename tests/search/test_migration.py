@@ -58,7 +58,7 @@ def test_0017_adds_the_tag_membership_index_without_drift_and_downgrades() -> No
         ] == []
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0016")
+        command.downgrade(cfg, "0015")
         assert "ix_repo_tags_tag_repo_id" not in {i["name"] for i in inspect(conn).get_indexes("repo_tags")}
         command.upgrade(cfg, "head")
         assert "ix_repo_tags_tag_repo_id" in {i["name"] for i in inspect(conn).get_indexes("repo_tags")}

@@ -1,7 +1,7 @@
 """mirror mode (issue 11)
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0011
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """listing latency at a million repositories (issue 5)
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0015
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0017"
-down_revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
