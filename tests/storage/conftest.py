@@ -88,7 +88,7 @@ def s3_bucket(moto_server: S3Server) -> str:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> LocalBlobStore | S3BlobStore:
     """A blob store, once on local disk and once in the S3 server's bucket (under a prefix of its own)."""
     if request.param == "local":
-        return LocalBlobStore(tmp_path / "blobs")
+        return LocalBlobStore(tmp_path / "blobs", create=True)
     s3: S3Server = request.getfixturevalue("moto_server")
     config = s3.config(request.getfixturevalue("s3_bucket"), prefix=f"{uuid.uuid4().hex[:8]}/")
     return S3BlobStore(make_client(config), config, "blobs")
