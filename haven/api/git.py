@@ -3,7 +3,7 @@
 Every repository answers at `/{ns}/{name}`, `/datasets/{ns}/{name}` and `/spaces/{ns}/{name}`, with or
 without `.git`. Credentials: HTTP Basic with any user name and a Haven token as password, or Bearer.
 A private repository is a 401 (asking git for credentials) to anonymous callers and a 404 to those who
-may not see it; pushing needs write access. git's own upload-pack and receive-pack answer, streamed
+may not see it; pushing needs write access, or the right to contribute for pull requests' refs (refs/pr/N). git's own upload-pack and receive-pack answer, streamed
 both ways (see haven.git.smart_http); pushes are checked before refs move (haven.repos.push).
 """
 
@@ -25,7 +25,7 @@ from haven.api.common import check_gate, lookup
 from haven.api.deps import get_actor
 from haven.api.errors import _header_safe
 from haven.api.responses import JSON
-from haven.auth.permissions import Actor, Permission
+from haven.auth.permissions import Actor, Permission, can
 from haven.errors import HavenError, RepoNotFound, Unauthorized
 from haven.git import smart_http
 from haven.git.smart_http import (
@@ -41,6 +41,7 @@ from haven.git.smart_http import (
 )
 from haven.git.store import open_repo
 from haven.hub import Hub
+from haven.mirror.guard import refuse_writes as refuse_mirror_writes
 from haven.repos import push
 from haven.repos.service import RepoRef
 
@@ -70,8 +71,13 @@ def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, wri
     """The repository for a git request, or the error git should see (401 makes it ask for credentials)."""
     name = name.removesuffix(".git")
     try:
-        ref = lookup(hub, actor, repo_type, namespace, name, Permission.WRITE if write else Permission.READ)
-        if not write:
+        # Pushing needs the right to contribute: writers push anywhere, contributors to pull requests only
+        # (refs/pr/N; haven.repos.push checks each ref once it knows them).
+        ref = lookup(hub, actor, repo_type, namespace, name, Permission.CONTRIBUTE if write else Permission.READ)
+        if write:
+            with hub.db.read() as session:
+                refuse_mirror_writes(session, ref.row)
+        else:
             check_gate(hub, ref, actor)
     except RepoNotFound:
         if actor.anonymous:  # private, or missing: the same answer, so nothing leaks
@@ -86,10 +92,10 @@ def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, wri
 
 async def _actor_and_repo(
     request: Request, repo_type: str, namespace: str, name: str, write: bool
-) -> tuple[Hub, RepoRef]:
+) -> tuple[Hub, Actor, RepoRef]:
     hub: Hub = request.app.state.hub
     actor = get_actor(request)
-    return hub, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, write)
+    return hub, actor, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, write)
 
 
 async def info_refs(request: Request, repo_type: str, namespace: str, name: str) -> Response:
@@ -98,7 +104,7 @@ async def info_refs(request: Request, repo_type: str, namespace: str, name: str)
         return _text_error(403, "Haven serves git's smart HTTP protocol only; please use git 1.6.6 or newer")
     protocol = request.headers.get("git-protocol")
     try:
-        _, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
+        _, _, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
     except HavenError as e:
         return _error(e)
     if service == UPLOAD_PACK:
@@ -119,7 +125,7 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
     if request.headers.get("content-type", expected).split(";")[0].strip().lower() != expected:
         return _text_error(415, f"Expected Content-Type {expected}")
     try:
-        hub, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
+        hub, actor, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
         decoder = BodyDecoder(request.headers.get("content-encoding"), hub.settings.max_request_body)
     except HavenError as e:
         return _error(e)
@@ -131,7 +137,8 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
 
     async def check(updates: list[tuple[str, str, str]], quarantine: dict[str, str]) -> str | None:
         ref_updates = [push.RefUpdate(old, new, ref_name) for old, new, ref_name in updates]
-        return await run_in_threadpool(push.check_push, hub, ref, ref_updates, quarantine)
+        may_write = can(actor, Permission.WRITE, ref.row)
+        return await run_in_threadpool(push.check_push, hub, ref, ref_updates, quarantine, may_write)
 
     before = await run_in_threadpool(lambda: open_repo(ref.path).refs())
     command = smart_http.receive_pack(
@@ -143,7 +150,7 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
     )
 
     def after() -> None:
-        push.after_push(hub, RepoRef(ref.row, open_repo(ref.path), ref.path), before, get_actor(request))
+        push.after_push(hub, RepoRef(ref.row, open_repo(ref.path), ref.path), before, actor)
 
     return GitRpc(service, command, decoder, gate=PushGate(check), after=after)
 
