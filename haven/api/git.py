@@ -67,14 +67,12 @@ def _error(e: HavenError) -> Response:
     return _text_error(e.status, e.message, headers)
 
 
-def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, write: bool) -> RepoRef:
+def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, perm: Permission) -> RepoRef:
     """The repository for a git request, or the error git should see (401 makes it ask for credentials)."""
     name = name.removesuffix(".git")
     try:
-        # Pushing needs the right to contribute: writers push anywhere, contributors to pull requests only
-        # (refs/pr/N; haven.repos.push checks each ref once it knows them).
-        ref = lookup(hub, actor, repo_type, namespace, name, Permission.CONTRIBUTE if write else Permission.READ)
-        if write:
+        ref = lookup(hub, actor, repo_type, namespace, name, perm)
+        if perm is not Permission.READ:
             with hub.db.read() as session:
                 refuse_mirror_writes(session, ref.row)
         else:
@@ -91,11 +89,14 @@ def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, wri
 
 
 async def _actor_and_repo(
-    request: Request, repo_type: str, namespace: str, name: str, write: bool
+    request: Request, repo_type: str, namespace: str, name: str, service: str
 ) -> tuple[Hub, Actor, RepoRef]:
+    """Pushing needs the right to contribute: writers push anywhere, contributors to pull requests only
+    (refs/pr/N; haven.repos.push checks each ref once it knows them)."""
     hub: Hub = request.app.state.hub
     actor = get_actor(request)
-    return hub, actor, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, write)
+    perm = Permission.CONTRIBUTE if service == RECEIVE_PACK else Permission.READ
+    return hub, actor, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, perm)
 
 
 async def info_refs(request: Request, repo_type: str, namespace: str, name: str) -> Response:
@@ -104,7 +105,7 @@ async def info_refs(request: Request, repo_type: str, namespace: str, name: str)
         return _text_error(403, "Haven serves git's smart HTTP protocol only; please use git 1.6.6 or newer")
     protocol = request.headers.get("git-protocol")
     try:
-        _, _, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
+        _, _, ref = await _actor_and_repo(request, repo_type, namespace, name, service)
     except HavenError as e:
         return _error(e)
     if service == UPLOAD_PACK:
@@ -125,7 +126,7 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
     if request.headers.get("content-type", expected).split(";")[0].strip().lower() != expected:
         return _text_error(415, f"Expected Content-Type {expected}")
     try:
-        hub, actor, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
+        hub, actor, ref = await _actor_and_repo(request, repo_type, namespace, name, service)
         decoder = BodyDecoder(request.headers.get("content-encoding"), hub.settings.max_request_body)
     except HavenError as e:
         return _error(e)
@@ -308,12 +309,12 @@ def _lfs_json(content: Any, status: int = 200, headers: dict[str, str] | None = 
     return JSON(content, status_code=status, headers={"Content-Type": LFS_JSON, **(headers or {})})
 
 
-async def _lfs_access(request: Request, repo_type: str, namespace: str, name: str, write: bool) -> JSON | None:
+async def _lfs_access(request: Request, repo_type: str, namespace: str, name: str, perm: Permission) -> JSON | None:
     """None if the caller may use the locks API of this repository, else the LFS error answer."""
     hub: Hub = request.app.state.hub
     try:
         actor = get_actor(request)
-        await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, write)
+        await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, perm)
     except HavenError as e:
         headers = {"LFS-Authenticate": REALM} if e.status == 401 else {}
         return _lfs_json({"message": e.message}, e.status, headers)
@@ -323,16 +324,16 @@ async def _lfs_access(request: Request, repo_type: str, namespace: str, name: st
 async def locks_verify(request: Request, repo_type: str, namespace: str, name: str) -> JSON:
     """git-lfs asks this before every push. 501 Not Implemented makes it turn lock verification off for this
     remote (lfs.<url>.locksverify=false in the clone's config) and push on, without a word."""
-    denied = await _lfs_access(request, repo_type, namespace, name, True)
+    denied = await _lfs_access(request, repo_type, namespace, name, Permission.CONTRIBUTE)  # contributors push too
     return denied or _lfs_json({"message": "File locking is not supported by this server"}, 501)
 
 
 async def locks_list(request: Request, repo_type: str, namespace: str, name: str) -> JSON:
-    return await _lfs_access(request, repo_type, namespace, name, False) or _lfs_json({"locks": []})
+    return await _lfs_access(request, repo_type, namespace, name, Permission.READ) or _lfs_json({"locks": []})
 
 
 async def locks_unsupported(request: Request, repo_type: str, namespace: str, name: str) -> JSON:
-    denied = await _lfs_access(request, repo_type, namespace, name, True)
+    denied = await _lfs_access(request, repo_type, namespace, name, Permission.WRITE)
     return denied or _lfs_json({"message": "File locking is not supported by this server"}, 501)
 
 
