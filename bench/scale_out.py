@@ -36,45 +36,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, make_file, median
 
+from tests.s3_server import S3Server, in_subprocess
 from tests.support import Postgres, Server, tempdir
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def start_s3() -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_s3() -> tuple[S3Server, dict[str, str]]:
     """moto's S3 server in a process of its own, a bucket, and the settings that point Haven at it."""
-    import boto3
-
-    from tests.support import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        ["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.create_bucket(Bucket="haven-bench")
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.2)
-    env = {
-        "HAVEN_BLOB_BACKEND": "s3",
-        "HAVEN_S3_ENDPOINT_URL": endpoint,
-        "HAVEN_S3_BUCKET": "haven-bench",
-        "HAVEN_S3_REGION": "us-east-1",
-        "HAVEN_S3_ACCESS_KEY_ID": "bench",
-        "HAVEN_S3_SECRET_ACCESS_KEY": "bench",
-        "HAVEN_S3_ADDRESSING_STYLE": "path",
-    }
-    return proc, env
+    s3 = in_subprocess()
+    return s3, s3.haven_env(s3.new_bucket("haven-bench"))
 
 
 def start_fleet(root: Path, env: dict[str, str]) -> tuple[Postgres, list[Server], str]:
@@ -265,7 +236,7 @@ def main() -> None:
             s.stop()
         pg.stop()
         if s3 is not None:
-            s3.kill()
+            s3.stop()
         subprocess.run(["rm", "-rf", str(root)], check=False)
 
 

@@ -21,11 +21,12 @@ def app_factory():  # type: ignore[no-untyped-def]
     """Builds the app inside each worker process from the environment `run` prepared."""
     from haven.api.files import route_resolve_first
     from haven.app import create_app
+    from haven.hub import Hub
     from haven.ops.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings)
-    app = create_app(settings)
+    app = create_app(settings, Hub.attach(settings))  # `run` prepared the data directory and the database
     route_resolve_first(app)
     return app
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from haven.auth.permissions import ANONYMOUS, Actor
+from haven.auth.permissions import Actor, anonymous
 from haven.errors import InvalidToken
 from haven.hub import Hub
 from haven.ops.middleware import note_user
@@ -37,9 +37,10 @@ def credential(header: str | None) -> str | None:
 
 def get_actor(request: Request) -> Actor:
     token = credential(request.headers.get("authorization"))
+    hub: Hub = request.app.state.hub
     if token is None:
-        return ANONYMOUS
-    actor = request.app.state.hub.auth.from_token(token)
+        return anonymous(hub.settings.mirror_require_login)
+    actor = hub.auth.from_token(token)
     note_user(request.scope, actor.name)  # for the request's log line
     return actor
 

@@ -3,7 +3,7 @@
 Every repository answers at `/{ns}/{name}`, `/datasets/{ns}/{name}` and `/spaces/{ns}/{name}`, with or
 without `.git`. Credentials: HTTP Basic with any user name and a Haven token as password, or Bearer.
 A private repository is a 401 (asking git for credentials) to anonymous callers and a 404 to those who
-may not see it; pushing needs write access. git's own upload-pack and receive-pack answer, streamed
+may not see it; pushing needs write access, or the right to contribute for pull requests' refs (refs/pr/N). git's own upload-pack and receive-pack answer, streamed
 both ways (see haven.git.smart_http); pushes are checked before refs move (haven.repos.push).
 """
 
@@ -25,7 +25,7 @@ from haven.api.common import check_gate, lookup
 from haven.api.deps import get_actor
 from haven.api.errors import _header_safe
 from haven.api.responses import JSON
-from haven.auth.permissions import Actor, Permission
+from haven.auth.permissions import Actor, Permission, can
 from haven.errors import HavenError, RepoNotFound, Unauthorized
 from haven.git import smart_http
 from haven.git.smart_http import (
@@ -41,6 +41,7 @@ from haven.git.smart_http import (
 )
 from haven.git.store import open_repo
 from haven.hub import Hub
+from haven.mirror.guard import refuse_writes as refuse_mirror_writes
 from haven.repos import push
 from haven.repos.service import RepoRef
 
@@ -66,12 +67,15 @@ def _error(e: HavenError) -> Response:
     return _text_error(e.status, e.message, headers)
 
 
-def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, write: bool) -> RepoRef:
+def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, perm: Permission) -> RepoRef:
     """The repository for a git request, or the error git should see (401 makes it ask for credentials)."""
     name = name.removesuffix(".git")
     try:
-        ref = lookup(hub, actor, repo_type, namespace, name, Permission.WRITE if write else Permission.READ)
-        if not write:
+        ref = lookup(hub, actor, repo_type, namespace, name, perm)
+        if perm is not Permission.READ:
+            with hub.db.read() as session:
+                refuse_mirror_writes(session, ref.row)
+        else:
             check_gate(hub, ref, actor)
     except RepoNotFound:
         if actor.anonymous:  # private, or missing: the same answer, so nothing leaks
@@ -85,11 +89,14 @@ def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, wri
 
 
 async def _actor_and_repo(
-    request: Request, repo_type: str, namespace: str, name: str, write: bool
-) -> tuple[Hub, RepoRef]:
+    request: Request, repo_type: str, namespace: str, name: str, service: str
+) -> tuple[Hub, Actor, RepoRef]:
+    """Pushing needs the right to contribute: writers push anywhere, contributors to pull requests only
+    (refs/pr/N; haven.repos.push checks each ref once it knows them)."""
     hub: Hub = request.app.state.hub
     actor = get_actor(request)
-    return hub, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, write)
+    perm = Permission.CONTRIBUTE if service == RECEIVE_PACK else Permission.READ
+    return hub, actor, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, perm)
 
 
 async def info_refs(request: Request, repo_type: str, namespace: str, name: str) -> Response:
@@ -98,7 +105,7 @@ async def info_refs(request: Request, repo_type: str, namespace: str, name: str)
         return _text_error(403, "Haven serves git's smart HTTP protocol only; please use git 1.6.6 or newer")
     protocol = request.headers.get("git-protocol")
     try:
-        _, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
+        _, _, ref = await _actor_and_repo(request, repo_type, namespace, name, service)
     except HavenError as e:
         return _error(e)
     if service == UPLOAD_PACK:
@@ -119,7 +126,7 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
     if request.headers.get("content-type", expected).split(";")[0].strip().lower() != expected:
         return _text_error(415, f"Expected Content-Type {expected}")
     try:
-        hub, ref = await _actor_and_repo(request, repo_type, namespace, name, service == RECEIVE_PACK)
+        hub, actor, ref = await _actor_and_repo(request, repo_type, namespace, name, service)
         decoder = BodyDecoder(request.headers.get("content-encoding"), hub.settings.max_request_body)
     except HavenError as e:
         return _error(e)
@@ -131,7 +138,8 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
 
     async def check(updates: list[tuple[str, str, str]], quarantine: dict[str, str]) -> str | None:
         ref_updates = [push.RefUpdate(old, new, ref_name) for old, new, ref_name in updates]
-        return await run_in_threadpool(push.check_push, hub, ref, ref_updates, quarantine)
+        may_write = can(actor, Permission.WRITE, ref.row)
+        return await run_in_threadpool(push.check_push, hub, ref, ref_updates, quarantine, may_write)
 
     before = await run_in_threadpool(lambda: open_repo(ref.path).refs())
     command = smart_http.receive_pack(
@@ -143,7 +151,7 @@ async def rpc(request: Request, repo_type: str, namespace: str, name: str, servi
     )
 
     def after() -> None:
-        push.after_push(hub, RepoRef(ref.row, open_repo(ref.path), ref.path), before, get_actor(request))
+        push.after_push(hub, RepoRef(ref.row, open_repo(ref.path), ref.path), before, actor)
 
     return GitRpc(service, command, decoder, gate=PushGate(check), after=after)
 
@@ -301,12 +309,12 @@ def _lfs_json(content: Any, status: int = 200, headers: dict[str, str] | None = 
     return JSON(content, status_code=status, headers={"Content-Type": LFS_JSON, **(headers or {})})
 
 
-async def _lfs_access(request: Request, repo_type: str, namespace: str, name: str, write: bool) -> JSON | None:
+async def _lfs_access(request: Request, repo_type: str, namespace: str, name: str, perm: Permission) -> JSON | None:
     """None if the caller may use the locks API of this repository, else the LFS error answer."""
     hub: Hub = request.app.state.hub
     try:
         actor = get_actor(request)
-        await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, write)
+        await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, perm)
     except HavenError as e:
         headers = {"LFS-Authenticate": REALM} if e.status == 401 else {}
         return _lfs_json({"message": e.message}, e.status, headers)
@@ -316,16 +324,16 @@ async def _lfs_access(request: Request, repo_type: str, namespace: str, name: st
 async def locks_verify(request: Request, repo_type: str, namespace: str, name: str) -> JSON:
     """git-lfs asks this before every push. 501 Not Implemented makes it turn lock verification off for this
     remote (lfs.<url>.locksverify=false in the clone's config) and push on, without a word."""
-    denied = await _lfs_access(request, repo_type, namespace, name, True)
+    denied = await _lfs_access(request, repo_type, namespace, name, Permission.CONTRIBUTE)  # contributors push too
     return denied or _lfs_json({"message": "File locking is not supported by this server"}, 501)
 
 
 async def locks_list(request: Request, repo_type: str, namespace: str, name: str) -> JSON:
-    return await _lfs_access(request, repo_type, namespace, name, False) or _lfs_json({"locks": []})
+    return await _lfs_access(request, repo_type, namespace, name, Permission.READ) or _lfs_json({"locks": []})
 
 
 async def locks_unsupported(request: Request, repo_type: str, namespace: str, name: str) -> JSON:
-    denied = await _lfs_access(request, repo_type, namespace, name, True)
+    denied = await _lfs_access(request, repo_type, namespace, name, Permission.WRITE)
     return denied or _lfs_json({"message": "File locking is not supported by this server"}, 501)
 
 

@@ -60,6 +60,9 @@ class Actor:
     org_names: dict[int, str] = field(default_factory=dict)
     repo_roles: dict[int, str] = field(default_factory=dict)  # repo id -> role from resource groups
     scope: TokenScope | None = None  # a fine-grained token's scope; None for classic tokens and web sessions
+    # False for anonymous callers of a hub whose mirrored repositories are for signed-in callers only
+    # (mirror_require_login): listings leave those out for them (haven.repos.listing.visible).
+    sees_mirrors: bool = True
 
     @property
     def anonymous(self) -> bool:
@@ -92,8 +95,9 @@ class Actor:
         return permission is Permission.READ or self.token_role == "write"
 
     def visibility_key(self) -> tuple[object, ...]:
-        """Everything that decides which private repositories this actor sees (for caches of listings)."""
+        """Everything that decides which repositories this actor sees (for caches of listings)."""
         return (
+            self.sees_mirrors,
             self.is_admin,
             self.user_id,
             tuple(sorted(self.org_roles)),
@@ -103,6 +107,12 @@ class Actor:
 
 
 ANONYMOUS = Actor()
+ANONYMOUS_WITHOUT_MIRRORS = Actor(sees_mirrors=False)
+
+
+def anonymous(mirrors_need_login: bool) -> Actor:
+    """The actor of a request without credentials (mirrors_need_login: the `mirror_require_login` setting)."""
+    return ANONYMOUS_WITHOUT_MIRRORS if mirrors_need_login else ANONYMOUS
 
 
 def can(actor: Actor, permission: Permission, repo: RepoLike) -> bool:

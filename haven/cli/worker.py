@@ -24,7 +24,7 @@ def worker(
 
     Any number may run, on any host sharing the database and storage; a job goes to exactly one of them.
     A stopping worker finishes the jobs it is running (up to HAVEN_SHUTDOWN_TIMEOUT seconds)."""
-    from haven.hub import Hub
+    from haven.hub import DataDirectoryMissing, Hub
     from haven.jobs import registry
     from haven.ops.logs import configure_logging
 
@@ -34,7 +34,11 @@ def worker(
         chosen = registry.parse_kinds(kinds)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--kinds") from None
-    hub = Hub.open(settings)
+    try:
+        hub = Hub.attach(settings, migrate=True)  # opens what `haven serve` made; a fresh database is brought up
+    except DataDirectoryMissing as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
     jobs = registry.build_worker(hub, threads, chosen)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -110,7 +110,7 @@ class GitRepo:
 
     @staticmethod
     def init(path: Path) -> GitRepo:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(exist_ok=True)  # the shard only: the repositories' root is setup's (Hub.open) to make
         pygit2.init_repository(str(path), bare=True, initial_head="main")
         cfg = pygit2.Config(str(path / "config"))
         cfg["http.receivepack"] = "true"

@@ -26,6 +26,7 @@ from haven.git.store import GitRepo, open_repo
 from haven.hub import Hub
 from haven.mirror.models import MirrorNamespace, MirrorRepo
 from haven.names import REPO_TYPES, check_name, check_namespace
+from haven.repos import lfs
 from haven.repos.commits import after_commit
 from haven.repos.models import Repo
 from haven.repos.service import RepoRef
@@ -112,7 +113,7 @@ def import_(hub: Hub, bundle: Path) -> tuple[str, str]:
         try:
             _git(path, "bundle", "verify", str(Path(work) / "repo.bundle"))
             _git(path, "fetch", "--quiet", str(Path(work) / "repo.bundle"), "+refs/*:refs/*")
-            row = _record(hub, meta, storage_key)
+            row = _record(hub, meta, storage_key, objects)
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
@@ -153,7 +154,8 @@ def _store_objects(hub: Hub, folder: Path) -> dict[str, int]:
     return stored
 
 
-def _record(hub: Hub, meta: dict[str, Any], storage_key: str) -> Repo:
+def _record(hub: Hub, meta: dict[str, Any], storage_key: str, objects: dict[str, int]) -> Repo:
+    """The repository's row with its LFS objects, in one transaction: no crash leaves refs without links."""
     namespace, name = meta["id"].split("/")
     upstream = meta.get("upstream")
     try:
@@ -182,6 +184,7 @@ def _record(hub: Hub, meta: dict[str, Any], storage_key: str) -> Repo:
             session.flush()
             if upstream:
                 session.add(MirrorRepo(repo_id=row.id, upstream=upstream, checked_at=NEVER_CHECKED))
+            lfs.record(session, row.id, objects)
             search.index_card(session, row.id, meta["id"], "", [])
             return row
     except IntegrityError:

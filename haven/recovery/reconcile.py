@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from haven.git.store import open_repo
 from haven.hub import Hub
 from haven.metadata import tasks as metadata_tasks
-from haven.repos import signals
+from haven.repos import lfs, signals
 from haven.repos.commits import refresh_card
 from haven.repos.models import LfsObject, Like, Repo, RepoActivity
 from haven.scanning import tasks as scan_tasks
@@ -39,9 +39,7 @@ def refresh_card_and_search(hub: Hub, session: Session, repo: Repo) -> None:
 
 def link_objects(session: Session, repo_id: int, objects: dict[str, int]) -> None:
     """Record LFS objects (oid -> size) the repository's commits reference but the database lost."""
-    for oid, size in objects.items():
-        if session.get(LfsObject, (repo_id, oid)) is None:
-            session.add(LfsObject(repo_id=repo_id, oid=oid, size=size))
+    lfs.record(session, repo_id, objects)
 
 
 def expected_likes(session: Session) -> dict[int, int]:

@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from haven import search
@@ -107,13 +105,19 @@ def prepare(
 def build_commit(
     hub: Hub, actor: Actor, ref: RepoRef, head: str, req: CommitRequest, linked: dict[str, int]
 ) -> tuple[str, dict[str, int]]:
-    """Write the objects of `req` applied on `head` (no ref moves); the commit id and its new LFS objects."""
+    """Write the objects of `req` applied on `head` (no ref moves); the commit id and its new LFS objects,
+    already recorded in the database so that the ref may move at once (see lfs.record)."""
     changes, new_objects = _materialize(hub, ref.git, ref, head, req.operations, linked)
     try:
         tree = ref.git.build_tree(head, changes)
     except ChangeError as e:
         raise (EntryNotFound if e.missing else BadRequest)(str(e)) from None
-    return ref.git.write_commit(tree, [head], req.message, author_of(actor)), new_objects
+    commit = ref.git.write_commit(tree, [head], req.message, author_of(actor))
+    fresh = {oid: size for oid, size in new_objects.items() if linked.get(oid) != size}
+    if fresh:
+        with hub.db.write() as session:
+            lfs.record(session, ref.row.id, fresh)
+    return commit, new_objects
 
 
 def create_commit(
@@ -202,13 +206,10 @@ def _gitattributes(git: GitRepo, head: str, ops: list[Operation]) -> str:
 
 
 def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects: dict[str, int]) -> None:
-    """Record what the commit changed in the metadata: head, LFS objects, card data (main only)."""
+    """Record what the commit changed in the metadata: head, card data (main only), used storage, and its
+    LFS objects again (a no-op for build_commit's, which recorded them before the ref moved)."""
     with hub.db.write() as session:
-        if new_objects:
-            # Idempotent: an upload of the same object may record it at the same moment (lfs.link).
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            rows = [{"repo_id": ref.row.id, "oid": oid, "size": size} for oid, size in new_objects.items()]
-            session.execute(insert(LfsObject).values(rows).on_conflict_do_nothing())
+        lfs.record(session, ref.row.id, new_objects)
         lfs_total = session.scalar(
             select(func.coalesce(func.sum(LfsObject.size), 0)).where(LfsObject.repo_id == ref.row.id)
         )

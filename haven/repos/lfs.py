@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from haven.cas.models import XetFile
 from haven.hub import Hub
-from haven.repos.models import LfsObject
+from haven.repos.models import LfsObject, Repo
 
 
 def linked(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, int]:
@@ -34,9 +35,23 @@ def stored_sizes(hub: Hub, session: Session, oids: list[str]) -> dict[str, int]:
 
 
 def link(hub: Hub, repo_id: int, oid: str, size: int) -> None:
-    try:
-        with hub.db.write() as session:
-            if session.get(LfsObject, (repo_id, oid)) is None:
-                session.add(LfsObject(repo_id=repo_id, oid=oid, size=size))
-    except IntegrityError:
-        pass  # a concurrent upload of the same object linked it first
+    with hub.db.write() as session:
+        record(session, repo_id, {oid: size})
+
+
+def record(session: Session, repo_id: int, objects: dict[str, int]) -> None:
+    """Attach LFS objects (oid -> size) to a repository and count the new ones in its used storage at once
+    (which must never be less than its LFS objects' bytes; a commit then recounts it whole). Idempotent,
+    since an upload, a commit or a repair in another process may record the same object at the same moment.
+
+    Commits call this before their ref moves (haven.repos.commits.build_commit): a process killed right
+    after the move then leaves nothing for the database to lack. A link whose commit never landed is an
+    uploaded, uncommitted object like any other: gc collects it once it is unreferenced past the grace
+    period, and fsck only checks that referenced objects are linked, not the converse."""
+    if not objects:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    rows = [{"repo_id": repo_id, "oid": oid, "size": size} for oid, size in objects.items()]
+    added = session.scalars(insert(LfsObject).values(rows).on_conflict_do_nothing().returning(LfsObject.size)).all()
+    if added:
+        session.execute(update(Repo).where(Repo.id == repo_id).values(used_storage=Repo.used_storage + sum(added)))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from haven.auth.permissions import Actor
 from haven.errors import BadRequest
+from haven.mirror.guard import mirrored
 from haven.repos.models import Repo, RepoTag
 from haven.search import SearchIndex, index_for, query_terms
 
@@ -60,9 +61,10 @@ CHUNK = 250  # rows per round trip while walking with search terms
 
 def visible(actor: Actor) -> ColumnElement[bool]:
     """Rows `actor` may see: public ones, plus private ones of accounts they belong to or that a resource
-    group gives them (all, for admins); a fine-grained token sees only the private ones in its scope."""
+    group gives them (all, for admins); a fine-grained token sees only the private ones in its scope.
+    Anonymous callers do not see mirrored repositories when those need a login (Actor.sees_mirrors)."""
     if actor.anonymous:
-        return Repo.private == false()
+        return Repo.private == false() if actor.sees_mirrors else and_(Repo.private == false(), ~mirrored())
     private: list[ColumnElement[bool]] = []
     if actor.is_admin:
         private.append(true())

@@ -6,7 +6,8 @@ see haven.git.smart_http.PushGate); git itself reads them there, so a refused pu
 Every file a new commit adds or changes is checked: its path, that it is not a submodule, that it is
 stored with Git LFS when it is at least `lfs_threshold` bytes, and that an LFS pointer names an object
 uploaded to this repository. Ref rules: only branches, tags and the branches of open pull requests
-(refs/pr/N, never deleted), never deleting main.
+(refs/pr/N, never deleted), never deleting main; a pusher with only the right to contribute (not to write)
+moves pull requests' refs only, as their API commits do.
 """
 
 from __future__ import annotations
@@ -56,10 +57,13 @@ class NewFile:
     mode: str
 
 
-def check_push(hub: Hub, ref: RepoRef, updates: list[RefUpdate], quarantine: dict[str, str]) -> str | None:
-    """None if the push may proceed, else the message that refuses it (all problems found, one per line)."""
+def check_push(
+    hub: Hub, ref: RepoRef, updates: list[RefUpdate], quarantine: dict[str, str], may_write: bool
+) -> str | None:
+    """None if the push may proceed, else the message that refuses it (all problems found, one per line).
+    A pusher who may not write (a contributor) moves pull requests' refs only."""
     env = _git_env(ref.path, quarantine)
-    problems = _check_refs(hub, ref, updates, env)
+    problems = _check_refs(hub, ref, updates, env, may_write)
     if problems:
         return _refusal(problems)
     tips = [u.new for u in updates if not u.delete]
@@ -116,13 +120,16 @@ def _git(repo: Path, args: list[str], env: dict[str, str], stdin: bytes = b"") -
     return proc.stdout
 
 
-def _check_refs(hub: Hub, ref: RepoRef, updates: list[RefUpdate], env: dict[str, str]) -> list[str]:
+def _check_refs(hub: Hub, ref: RepoRef, updates: list[RefUpdate], env: dict[str, str], may_write: bool) -> list[str]:
     problems = []
     for u in updates:
         if u.name.startswith("refs/pr/"):
             problem = pulls.push_problem(hub, ref.row.id, u.name, u.new)
             if problem:
                 problems.append(f"  {u.name}: {problem}")
+            continue
+        if not may_write:
+            problems.append(f"  {u.name}: needs write access; contributors push to pull requests (refs/pr/<number>)")
             continue
         short = next((u.name[len(p) :] for p in ("refs/heads/", "refs/tags/") if u.name.startswith(p)), "")
         if not short:

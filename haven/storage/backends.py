@@ -24,10 +24,11 @@ def s3_config(settings: Settings) -> S3Config:
     )
 
 
-def open_stores(settings: Settings) -> tuple[BlobStores, BlobStores]:
-    """(blobs, xorbs) on local disk under data_dir, or in the configured bucket (one client for both)."""
+def open_stores(settings: Settings, *, create: bool = False) -> tuple[BlobStores, BlobStores]:
+    """(blobs, xorbs) on local disk under data_dir (their directories made when `create`: setup only), or in
+    the configured bucket (one client for both)."""
     if settings.blob_backend == "s3":
         config = s3_config(settings)
         client = make_client(config)
         return S3BlobStore(client, config, "blobs"), S3BlobStore(client, config, "xorbs")
-    return LocalBlobStore(settings.blobs_dir), LocalBlobStore(settings.data_dir / "xorbs")
+    return LocalBlobStore(settings.blobs_dir, create=create), LocalBlobStore(settings.data_dir / "xorbs", create=create)

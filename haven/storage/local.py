@@ -142,10 +142,12 @@ class LocalPartWriter:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path, fsync: bool = False) -> None:
+    def __init__(self, root: Path, fsync: bool = False, create: bool = False) -> None:
+        """`create` makes the store's directories (setup does; serving processes only open them)."""
         self.root = root
         self.tmp_dir = root / "tmp"
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self._multipart: dict[str, _Multipart] = {}
         self._mp_lock = threading.Lock()

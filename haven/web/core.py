@@ -28,7 +28,7 @@ from starlette.types import Scope
 from haven.api.errors import base_url
 from haven.api.ratelimit import reject_credential
 from haven.auth import sessions
-from haven.auth.permissions import ANONYMOUS, Actor
+from haven.auth.permissions import ANONYMOUS, Actor, anonymous
 from haven.db import utcnow
 from haven.errors import Forbidden, HavenError
 from haven.hub import Hub
@@ -91,7 +91,7 @@ class LoginRequired(HavenError):
 def web_context(request: Request) -> Web:
     """The Web of this request: the logged-in user from the session cookie, and the CSRF token forms carry."""
     hub: Hub = request.app.state.hub
-    web = Web(request, hub)
+    web = Web(request, hub, anonymous(hub.settings.mirror_require_login))
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
         with hub.db.read() as session:

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import false, func, select, true
 from sqlalchemy.orm import Session
 
 from haven.auth.permissions import Actor
+from haven.mirror.guard import mirrored
 from haven.repos.listing import Query, count_tags, tag_type, visible
 from haven.repos.models import Repo
 
@@ -91,6 +92,10 @@ def type_counts(session: Session, actor: Actor) -> dict[str, int]:
             totals[repo_type] -= n
         for repo_type, n in session.execute(private.where(visible(actor))):
             totals[repo_type] += n
+        if not actor.sees_mirrors:  # public mirrors, which such callers do not see either
+            hidden = select(Repo.type, func.count()).where(Repo.private == false(), mirrored()).group_by(Repo.type)
+            for repo_type, n in session.execute(hidden):
+                totals[repo_type] -= n
         return totals
 
     return cached("types", session, actor, ("model", "dataset", "space"), count)

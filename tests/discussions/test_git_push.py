@@ -55,3 +55,41 @@ def test_pushes_that_would_create_delete_or_revive_pr_branches_are_refused(
     assert r.returncode != 0 and "is closed" in r.stderr
     assert _pr_tip(hub, repo_id, pr.num) == tip
     assert [e.type for e in alice.get_discussion_details(repo_id, pr.num).events] == ["comment", "status-change"]
+
+
+def test_contributors_push_to_pull_requests_and_to_nothing_else(
+    hub: Hub, git: Git, repo_id: str, tmp_path: Path
+) -> None:
+    """bob may not write to alice's public repository, but may contribute: git push moves his pull
+    request's ref (LFS files included), and nothing else; a read-only token or no token moves nothing."""
+    alice, bob = hub.api("alice"), hub.api("bob")
+    pr = bob.create_pull_request(repo_id, "Proposal")
+    main = alice.model_info(repo_id).sha
+    work = tmp_path / "w"
+    git.run("clone", "-q", url(hub, repo_id, "bob"), str(work))
+    git.run("fetch", "-q", "origin", f"refs/pr/{pr.num}:pr", cwd=work)
+    git.run("checkout", "-q", "pr", cwd=work)
+    (work / "notes.txt").write_text("from bob")
+    notes = git.commit_all(work, "bob's notes")
+
+    no_prompt = {"GIT_TERMINAL_PROMPT": "0"}
+    for who, read_only in (("bob", True), (None, False)):
+        git.run("remote", "set-url", "origin", url(hub, repo_id, who, read_only), cwd=work)
+        r = git.run("push", "origin", f"HEAD:refs/pr/{pr.num}", cwd=work, check=False, env=no_prompt)
+        assert r.returncode != 0, (who, read_only)
+    git.run("remote", "set-url", "origin", url(hub, repo_id, "bob"), cwd=work)
+    r = git.run("push", "origin", "HEAD:main", f"HEAD:refs/pr/{pr.num}", cwd=work, check=False)
+    assert r.returncode != 0 and "refs/heads/main: needs write access" in r.stderr  # all or nothing
+    assert _pr_tip(hub, repo_id, pr.num) != notes
+
+    (work / "weights.bin").write_bytes(b"\x00bob's weights" * 1000)  # LFS by the repository's .gitattributes
+    weights = git.commit_all(work, "bob's weights")
+    git.run("push", "-q", "origin", f"HEAD:refs/pr/{pr.num}", cwd=work)
+    assert _pr_tip(hub, repo_id, pr.num) == weights and alice.model_info(repo_id).sha == main
+    d = alice.get_discussion_details(repo_id, pr.num)
+    events = [(e.oid, e.author) for e in d.events if isinstance(e, DiscussionCommit)]
+    assert events == [(notes, "bob"), (weights, "bob")]
+    files = {f.path: f for f in alice.list_repo_tree(repo_id, revision=f"refs/pr/{pr.num}")}
+    assert files["weights.bin"].lfs is not None  # stored in LFS, uploaded by git-lfs under bob's right to contribute
+    alice.merge_pull_request(repo_id, pr.num)
+    assert alice.model_info(repo_id).sha == weights

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import orjson
 import pytest
 
 from tests.conftest import Hub, _seed
-from tests.support import Postgres, Server, tempdir
+from tests.support import HAVEN, Postgres, Server, tempdir
 
 LFS_HEADERS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
 
@@ -196,3 +197,30 @@ def put_and_hang_up(href: str, data: bytes, sent: int) -> None:
         )
         time.sleep(0.3)  # let the server start writing the object
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+
+
+def fsck(hub: Hub, *args: str) -> list[dict[str, Any]]:
+    """`haven fsck --verify-hashes` over the hub's data: its findings (exit status 1 when some are left)."""
+    run = subprocess.run(
+        [*HAVEN, "fsck", "--json", "--verify-hashes", *args, "--data-dir", str(hub.server.data_dir)],
+        capture_output=True,
+        text=True,
+        env=hub.server.env,
+    )
+    assert run.returncode in (0, 1) and run.stdout, run.stderr
+    return orjson.loads(run.stdout)["findings"]
+
+
+def repo_dir_of(hub: Hub, repo_id: str) -> Path:
+    """The bare repository holding `repo_id` (its config names no repo, so find it by a ref's commit)."""
+    head = hub.api().model_info(repo_id).sha
+    for candidate in (hub.server.data_dir / "repos").glob("*/*.git"):
+        if git_ref(candidate, "refs/heads/main") == head:
+            return candidate
+    raise AssertionError(f"no repository directory holds {repo_id}")
+
+
+def git_ref(repo_dir: Path, name: str) -> str:
+    """What `name` points at in the bare repository, read by git itself ('' when it does not resolve)."""
+    out = subprocess.run(["git", "--git-dir", str(repo_dir), "rev-parse", "--verify", "-q", name], capture_output=True)
+    return out.stdout.decode().strip()

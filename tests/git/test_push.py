@@ -107,15 +107,17 @@ def test_git_lfs_pull_of_files_uploaded_through_the_api(sqlite_hub: Hub, git: Gi
     assert (dest / "big.raw").read_bytes() == data
 
 
-def test_push_needs_write_access(hub: Hub, git: Git, tmp_path: Path) -> None:
+def test_push_to_branches_needs_write_access(hub: Hub, git: Git, tmp_path: Path) -> None:
+    """Those who may only contribute (anyone signed in, on a public repository) reach the push checks, which
+    let them move pull requests' refs only (tests/discussions/test_git_push.py)."""
     repo_id = _repo(hub, owner="acme")
     work = _clone(hub, git, repo_id, tmp_path / "w", user="dave")
     (work / "a.txt").write_text("a")
     git.commit_all(work, "a")
     before = _refs(hub, repo_id)
     for user, read_only, expected in (
-        ("carol", False, "403"),  # an org reader
-        ("bob", False, "403"),  # a stranger to a public repo
+        ("carol", False, "refs/heads/main: needs write access"),  # an org reader
+        ("bob", False, "refs/heads/main: needs write access"),  # a stranger to a public repo
         ("alice", True, "403"),  # the owner with a read token
         (None, False, "could not read Username"),  # anonymous: 401, and git has no credentials to give
     ):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 import pytest
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-from tests.mirror.conftest import ORG, Mirror, start
+from tests.conftest import BACKENDS
+from tests.mirror.conftest import ORG, Mirror, Upstream, start
+from tests.support import Postgres
+from tests.web.conftest import WebClient
 
 
 @pytest.mark.parametrize(
@@ -75,3 +79,51 @@ def test_require_login_keeps_mirrored_repositories_from_anonymous_callers(sqlite
         assert httpx.get(f"{strict.url}/{repo_id}/resolve/main/config.json").status_code == 404
     finally:
         strict.server.stop()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_require_login_keeps_mirrored_repositories_out_of_anonymous_listings(
+    upstream: Upstream, postgres: Postgres | None, backend: str
+) -> None:
+    if backend == "postgres" and postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    env = {
+        "HAVEN_MIRROR_UPSTREAM": upstream.hub.url,
+        "HAVEN_MIRROR_UPSTREAM_TOKEN": upstream.hub.read_tokens["alice"],
+        "HAVEN_MIRROR_ALLOW": f'["{ORG}/lfs-*"]',
+        "HAVEN_MIRROR_REQUIRE_LOGIN": "true",
+        "HAVEN_BLOB_PORT": "0",
+    }
+    strict = start(f"haven-mirror-listings-{backend}-", env, postgres if backend == "postgres" else None)
+    anonymous, signed_in = WebClient(strict), WebClient(strict)
+    try:
+        mirrored, local = f"{ORG}/lfs-model", "alice/local-lfs-model"
+        assert strict.api("bob").model_info(mirrored).sha == upstream.commits[mirrored]  # mirrored now
+        strict.api("alice").create_repo(local)
+        signed_in.sign_up()
+        for api, sees in ((strict.api(None), False), (strict.api("bob"), True)):
+            listings = {
+                "all": {m.id for m in api.list_models()},
+                "search": {m.id for m in api.list_models(search="lfs-model")},
+                "author": {m.id for m in api.list_models(author=ORG)},
+                "trending": {m.id for m in api.list_models(sort="trending_score")},
+            }
+            for name, ids in listings.items():
+                assert (mirrored in ids) is sees, (name, ids)
+            assert local in listings["all"] and local in listings["search"]
+        for page in ("/models", "/models?search=lfs-model", f"/models?author={ORG}", "/"):
+            assert mirrored not in anonymous.get(page).text, page
+            assert mirrored in signed_in.get(page).text, page
+        assert f"author={ORG}" not in anonymous.get("/models").text  # the author facet
+        assert f"author={ORG}" in signed_in.get("/models").text
+        assert _model_count(anonymous.get("/").text) == _model_count(signed_in.get("/").text) - 1  # home counts
+    finally:
+        anonymous.http.close()
+        signed_in.http.close()
+        strict.server.stop()
+
+
+def _model_count(home: str) -> int:
+    found = re.search(r'<a href="/models"><strong>(\d+)</strong> models</a>', home)
+    assert found, "no model count on the home page"
+    return int(found.group(1))

@@ -467,10 +467,13 @@ CASES: dict[str, Case] = {
     "POST /{namespace}/{name}/git-upload-pack": Case(
         "read", lambda c: Call(content=b"0000", headers={"content-type": "application/x-git-upload-pack-request"})
     ),
+    # Pushing needs the right to contribute; which refs a contributor may move (refs/pr/N only) is the push
+    # checks' business (tests/discussions/test_git_push.py).
     "POST /{namespace}/{name}/git-receive-pack": Case(
-        "write", lambda c: Call(content=b"0000", headers={"content-type": "application/x-git-receive-pack-request"})
+        "contribute",
+        lambda c: Call(content=b"0000", headers={"content-type": "application/x-git-receive-pack-request"}),
     ),
-    "POST /{namespace}/{name}.git/info/lfs/locks/verify": Case("write", lambda c: Call(json={})),
+    "POST /{namespace}/{name}.git/info/lfs/locks/verify": Case("contribute", lambda c: Call(json={})),
     "GET /{namespace}/{name}.git/info/lfs/locks": Case("read"),
     "POST /{namespace}/{name}.git/info/lfs/locks": Case("write", lambda c: Call(json={"path": "a"})),
     "POST /{namespace}/{name}.git/info/lfs/locks/{lock_id}/unlock": Case(

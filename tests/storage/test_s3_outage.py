@@ -12,19 +12,20 @@ import pytest
 
 from tests.cas._xet import cas, make_xorb
 from tests.conftest import Hub
-from tests.storage.conftest import S3_PART, start_s3, start_s3_hub
+from tests.s3_server import in_process
+from tests.storage.conftest import S3_PART, start_s3_hub
 from tests.storage.test_s3_hub import batch, new_repo
 
 
 @pytest.fixture(scope="module")
 def stranded() -> Iterator[tuple[Hub, str, bytes]]:
     """A Haven with one LFS file uploaded, whose S3 server has then been stopped."""
-    s3 = start_s3()
+    s3 = in_process()
     hub = start_s3_hub(s3, s3.new_bucket())
     repo_id = new_repo(hub)
     data = os.urandom(50_000)
     hub.api("alice").upload_file(path_or_fileobj=data, path_in_repo="w.safetensors", repo_id=repo_id)
-    s3.moto.stop()
+    s3.stop()
     yield hub, repo_id, data
     hub.server.stop()
 
