@@ -33,7 +33,7 @@ class Repo(Base):
         # (SQLite's index entries end with the rowid anyway); `private` is there for the anonymous visibility
         # check, so that a walk which skips most rows never visits them (haven.repos.listing).
         *(Index(f"ix_repos_type_{c}_id_private", "type", c, "id", "private") for c in SORT_COLUMNS),
-        Index("ix_repos_namespace", "namespace"),
+        Index("ix_repos_namespace_id", "namespace", "id"),  # an author's ids, index-only on PostgreSQL too
         # Private repositories only (a few percent of rows), for counting visible repositories: a full index
         # on `private` would tempt planners without statistics away from the sort indexes of listings.
         Index(

@@ -92,6 +92,11 @@ def test_0018_makes_each_listing_order_an_index_without_drift_and_downgrades() -
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0017")
         assert order_indexes(conn) == {f"ix_repos_type_{c}": ["type", c] for c in SORT_COLUMNS}
+        assert {"ix_repos_namespace"} <= {i["name"] for i in inspect(conn).get_indexes("repos")}
         command.upgrade(cfg, "head")
         assert set(order_indexes(conn)) == {f"ix_repos_type_{c}_id_private" for c in SORT_COLUMNS}
+        assert {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("repos")}["ix_repos_namespace_id"] == [
+            "namespace",
+            "id",
+        ]
     db.dispose()

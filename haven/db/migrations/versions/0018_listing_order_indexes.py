@@ -22,9 +22,15 @@ def upgrade() -> None:
     for c in COLUMNS:
         op.create_index(f"ix_repos_type_{c}_id_private", "repos", ["type", c, "id", "private"], unique=False)
         op.drop_index(f"ix_repos_type_{c}", table_name="repos")
+    # An author's ids without visiting the table (PostgreSQL's plain index gave row pointers: 20,000 page reads
+    # to build the set of a 26,000-repository author's ids).
+    op.create_index("ix_repos_namespace_id", "repos", ["namespace", "id"], unique=False)
+    op.drop_index("ix_repos_namespace", table_name="repos")
 
 
 def downgrade() -> None:
+    op.create_index("ix_repos_namespace", "repos", ["namespace"], unique=False)
+    op.drop_index("ix_repos_namespace_id", table_name="repos")
     for c in COLUMNS:
         op.create_index(f"ix_repos_type_{c}", "repos", ["type", c], unique=False)
         op.drop_index(f"ix_repos_type_{c}_id_private", table_name="repos")
