@@ -233,7 +233,8 @@ def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
 
 @dataclass
 class _Driver:
-    """One filter's matching ids as a subquery, and how many there are (counted up to SET_CAP + 1)."""
+    """One filter's matching ids as a subquery, and how many there are: exact for the narrowest (up to
+    SET_CAP + 1), a lower bound above the narrowest so far for the others."""
 
     ids: Any  # Select of ids
     size: int
@@ -244,18 +245,21 @@ class _Driver:
 
 def _narrowest(session: Session, plan: _Plan) -> _Driver:
     """The filter matching the fewest repositories (search terms, one tag or the author): the plans below
-    start from it. Each is counted on its own index, at most SET_CAP + 1 ids read."""
+    start from it. Each is counted on its own index, at most SET_CAP + 1 ids read, and no further than one
+    past the narrowest counted before it."""
     options = [_Driver(select(RepoTag.repo_id).where(RepoTag.tag == t), 0, tag=t) for t in plan.tags]
     if plan.author:
         options.append(_Driver(select(Repo.id).where(Repo.namespace == plan.author), 0))
     if plan.terms and plan.index is not None:  # last: on a tie, the others are cheaper to check per row
         options.append(_Driver(plan.index.candidates(plan.terms), 0, terms=True))
+    best = SET_CAP  # each is counted only as far as it takes to tell it is not narrower than those before
     for option in options:
         if option.terms:  # a full-text query costs as much as its count: its ids are kept for the plans below
-            option.found = list(session.scalars(option.ids.limit(SET_CAP + 1)))
+            option.found = list(session.scalars(option.ids.limit(best + 1)))
             option.size = len(option.found)
         else:
-            option.size = _count(session, option.ids)
+            option.size = _count(session, option.ids, best + 1)
+        best = min(best, option.size)
     return min(options, key=lambda d: d.size)
 
 
@@ -275,9 +279,9 @@ def _others(session: Session, plan: _Plan, driver: _Driver) -> tuple[list[Column
     return rest, python_terms
 
 
-def _count(session: Session, ids: Any) -> int:
-    """How many ids a subquery gives, up to SET_CAP + 1 (reading at most that many index entries)."""
-    return session.scalar(select(func.count()).select_from(ids.limit(SET_CAP + 1).subquery())) or 0
+def _count(session: Session, ids: Any, cap: int = SET_CAP + 1) -> int:
+    """How many ids a subquery gives, up to `cap` (reading at most that many index entries)."""
+    return session.scalar(select(func.count()).select_from(ids.limit(cap).subquery())) or 0
 
 
 def _member(ids: Any) -> ColumnElement[bool]:
