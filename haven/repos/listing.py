@@ -57,6 +57,7 @@ WALK_COST, SORT_COST = 1, 8
 WALK_SPAN = 4.0  # a span of the membership walk is this many times the rows it should take to fill the page
 MAX_SPANS = 6  # spans walked before the rest is sorted
 CHUNK = 250  # rows per round trip while walking with search terms
+MEMBER_CHUNK = 4096  # rows per round trip while walking with a set of ids held in Python
 
 
 def visible(actor: Actor) -> ColumnElement[bool]:
@@ -234,24 +235,33 @@ def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
 
 @dataclass
 class _Driver:
-    """One filter's matching ids as a subquery, and how many there are (counted up to SET_CAP + 1)."""
+    """One filter's matching ids as a subquery, and how many there are: exact for the narrowest (up to
+    SET_CAP + 1), a lower bound above the narrowest so far for the others."""
 
     ids: Any  # Select of ids
     size: int
     tag: str | None = None  # the tag it stands for, if it is a tag
     terms: bool = False  # whether it stands for the search terms
+    found: list[int] | None = None  # the search terms' ids, fetched once (up to SET_CAP + 1) instead of counted
 
 
 def _narrowest(session: Session, plan: _Plan) -> _Driver:
     """The filter matching the fewest repositories (search terms, one tag or the author): the plans below
-    start from it. Each is counted on its own index, at most SET_CAP + 1 ids read."""
+    start from it. Each is counted on its own index, at most SET_CAP + 1 ids read, and no further than one
+    past the narrowest counted before it."""
     options = [_Driver(select(RepoTag.repo_id).where(RepoTag.tag == t), 0, tag=t) for t in plan.tags]
     if plan.author:
         options.append(_Driver(select(Repo.id).where(Repo.namespace == plan.author), 0))
     if plan.terms and plan.index is not None:  # last: on a tie, the others are cheaper to check per row
         options.append(_Driver(plan.index.candidates(plan.terms), 0, terms=True))
+    best = SET_CAP  # each is counted only as far as it takes to tell it is not narrower than those before
     for option in options:
-        option.size = _count(session, option.ids)
+        if option.terms:  # a full-text query costs as much as its count: its ids are kept for the plans below
+            option.found = list(session.scalars(option.ids.limit(best + 1)))
+            option.size = len(option.found)
+        else:
+            option.size = _count(session, option.ids, best + 1)
+        best = min(best, option.size)
     return min(options, key=lambda d: d.size)
 
 
@@ -271,32 +281,40 @@ def _others(session: Session, plan: _Plan, driver: _Driver) -> tuple[list[Column
     return rest, python_terms
 
 
-def _count(session: Session, ids: Any) -> int:
-    """How many ids a subquery gives, up to SET_CAP + 1 (reading at most that many index entries)."""
-    return session.scalar(select(func.count()).select_from(ids.limit(SET_CAP + 1).subquery())) or 0
+def _count(session: Session, ids: Any, cap: int = SET_CAP + 1) -> int:
+    """How many ids a subquery gives, up to `cap` (reading at most that many index entries)."""
+    return session.scalar(select(func.count()).select_from(ids.limit(cap).subquery())) or 0
 
 
 def _member(ids: Any) -> ColumnElement[bool]:
-    """Membership in a set of ids, checked per row: `id + 0` keeps the database on the sort index (it builds
-    the set once) rather than starting from the set."""
-    return (Repo.id + 0).in_(ids)
+    """Membership in a set of ids, checked per row: `id + 0` keeps the database on the sort index rather than
+    starting from the set, and `IS TRUE` keeps PostgreSQL from turning it into a join (probing an index per
+    row walked): both engines build the set once and look each row up in it."""
+    return (Repo.id + 0).in_(ids).is_(true())
 
 
 def _collect(
-    session: Session, plan: _Plan, stmt: Any, n: int, after: tuple[Any, int] | None, python_terms: bool, column: _Plan
+    session: Session,
+    plan: _Plan,
+    stmt: Any,
+    n: int,
+    after: tuple[Any, int] | None,
+    python_terms: bool,
+    column: _Plan,
+    members: set[int] | None = None,
 ) -> list[tuple[int, Any]]:
     """The first `n` rows of `stmt` (ordered by `column`'s order) after `after`, the search terms checked in
-    Python when `python_terms`, fetched in chunks."""
-    chunk = max(n, CHUNK) if python_terms else n
+    Python when `python_terms`, membership in `members` (when given) too, fetched in chunks."""
+    chunk = MEMBER_CHUNK if members is not None else max(n, CHUNK) if python_terms else n
     out: list[tuple[int, Any]] = []
     while True:
         page = stmt if after is None else stmt.where(column.after(*after))
         rows = [(r[0], r[1]) for r in session.execute(page.order_by(*column.order()).limit(chunk))]
-        if python_terms and rows and plan.index is not None:
-            keep = plan.index.filter_ids(session, plan.terms, [r[0] for r in rows])
-            out += [r for r in rows if r[0] in keep]
-        else:
-            out += rows
+        kept = rows if members is None else [r for r in rows if r[0] in members]
+        if python_terms and kept and plan.index is not None:
+            keep = plan.index.filter_ids(session, plan.terms, [r[0] for r in kept])
+            kept = [r for r in kept if r[0] in keep]
+        out += kept
         if len(out) >= n or len(rows) < chunk:
             return out[:n]
         after = (rows[-1][1], rows[-1][0])
@@ -310,8 +328,11 @@ def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | N
     driver = _narrowest(session, plan)
     rest, python_terms = _others(session, plan, driver)
     big = driver.size > SET_CAP  # too many ids for a set: the driver is checked per row and never sorted
+    members = None  # the search terms' ids when they drive: checked here, not computed again by the database
     if big:
         check, python_terms = _check(plan, driver, python_terms)
+    elif driver.found is not None and plan.index is not None and plan.index.held_ids_walk:
+        check, members = [], set(driver.found)
     else:
         check = [_member(driver.ids)]
     rate = max(driver.size, 1) / max(session.scalar(select(func.max(Repo.id))) or 0, 1)
@@ -329,7 +350,7 @@ def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | N
         stmt = select(Repo.id, plan.column).where(*position, *check, *plan.base, *rest)
         if bound is not None:
             stmt = stmt.where(plan.upto(bound[0], bound[1]))
-        found = _collect(session, plan, stmt, n - len(out), None, python_terms, plan)
+        found = _collect(session, plan, stmt, n - len(out), None, python_terms, plan, members)
         out += found
         if len(out) >= n or bound is None:
             return out
@@ -358,7 +379,9 @@ def _sorted(
     """Phase 2: the database starts from the driver's ids and sorts the matching rows. A small set goes as a
     list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead."""
     opaque = plan.opaque()
-    ids = list(session.scalars(driver.ids)) if driver.size <= SORT_CAP else driver.ids
+    ids = driver.ids
+    if driver.size <= SORT_CAP:
+        ids = driver.found if driver.found is not None else list(session.scalars(driver.ids))
     stmt = select(Repo.id, opaque.column).where(
         func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, Repo.id.in_(ids), *rest
     )

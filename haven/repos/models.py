@@ -22,17 +22,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db.base import Base, utcnow
 
+SORT_COLUMNS = ("downloads", "likes", "last_modified", "created_at", "trending_score")
+
 
 class Repo(Base):
     __tablename__ = "repos"
     __table_args__ = (
         UniqueConstraint("type", "full_id", name="uq_repos_type_full_id"),
-        Index("ix_repos_type_downloads", "type", "downloads"),
-        Index("ix_repos_type_likes", "type", "likes"),
-        Index("ix_repos_type_last_modified", "type", "last_modified"),
-        Index("ix_repos_type_created_at", "type", "created_at"),
-        Index("ix_repos_type_trending_score", "type", "trending_score"),
-        Index("ix_repos_namespace", "namespace"),
+        # One per listing order: (type, sort value, id) is the whole order, so that PostgreSQL walks it index-only
+        # (SQLite's index entries end with the rowid anyway); `private` is there for the anonymous visibility
+        # check, so that a walk which skips most rows never visits them (haven.repos.listing).
+        *(Index(f"ix_repos_type_{c}_id_private", "type", c, "id", "private") for c in SORT_COLUMNS),
+        Index("ix_repos_namespace_id", "namespace", "id"),  # an author's ids, index-only on PostgreSQL too
         # Private repositories only (a few percent of rows), for counting visible repositories: a full index
         # on `private` would tempt planners without statistics away from the sort indexes of listings.
         Index(

@@ -32,6 +32,8 @@ def ts_query(terms: list[str]) -> str:
 
 
 class PostgresIndex:
+    held_ids_walk = True  # see SearchIndex
+
     def create_schema(self, conn: Connection) -> None:
         for stmt in _SCHEMA:
             conn.exec_driver_sql(stmt)

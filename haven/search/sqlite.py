@@ -42,6 +42,8 @@ def fts_query(terms: list[str]) -> str:
 
 
 class SqliteIndex:
+    held_ids_walk = False  # see SearchIndex
+
     def create_schema(self, conn: Connection) -> None:
         for stmt in _SCHEMA:
             conn.exec_driver_sql(stmt)

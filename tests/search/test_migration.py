@@ -63,3 +63,40 @@ def test_0017_adds_the_tag_membership_index_without_drift_and_downgrades() -> No
         command.upgrade(cfg, "head")
         assert "ix_repo_tags_tag_repo_id" in {i["name"] for i in inspect(conn).get_indexes("repo_tags")}
     db.dispose()
+
+
+def test_0018_makes_each_listing_order_an_index_without_drift_and_downgrades() -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    import haven.db.models  # noqa: F401 (registers every table)
+    from haven.db.base import Base
+    from haven.repos.models import SORT_COLUMNS
+
+    def order_indexes(conn: object) -> dict[str, list[str]]:
+        return {
+            i["name"]: i["column_names"]
+            for i in inspect(conn).get_indexes("repos")
+            if any(c in i["column_names"] for c in SORT_COLUMNS)
+        }
+
+    db = Database(f"sqlite:///{tempdir('haven-mig-') / 'haven.db'}")
+    db.migrate()
+    with db.engine.begin() as conn:
+        assert [d for d in compare_metadata(MigrationContext.configure(conn), Base.metadata) if "repos" in str(d)] == []
+        assert order_indexes(conn) == {
+            f"ix_repos_type_{c}_id_private": ["type", c, "id", "private"] for c in SORT_COLUMNS
+        }
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0017")
+        assert order_indexes(conn) == {f"ix_repos_type_{c}": ["type", c] for c in SORT_COLUMNS}
+        assert {"ix_repos_namespace"} <= {i["name"] for i in inspect(conn).get_indexes("repos")}
+        command.upgrade(cfg, "head")
+        assert set(order_indexes(conn)) == {f"ix_repos_type_{c}_id_private" for c in SORT_COLUMNS}
+        assert {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("repos")}["ix_repos_namespace_id"] == [
+            "namespace",
+            "id",
+        ]
+    db.dispose()

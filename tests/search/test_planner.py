@@ -11,6 +11,8 @@ from haven.db import Database
 from haven.errors import BadRequest
 from haven.repos import listing
 from haven.repos.listing import Query, count_tags, list_repos
+from haven.search.postgres import PostgresIndex
+from haven.search.sqlite import SqliteIndex
 from tests.search.conftest import ANON, add_repo, unique
 
 
@@ -131,6 +133,7 @@ SET_PLANS = {
 }
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["terms rerun by the database", "held term ids checked here"])
 @pytest.mark.parametrize("plan", list(SET_PLANS))
 @pytest.mark.parametrize(
     "case",
@@ -142,8 +145,12 @@ SET_PLANS = {
         {"tags": ["mid-{word}"], "author": "ben", "sort": "trendingScore"},
     ],
 )
-def test_set_plans_equal_brute_force(db: Database, monkeypatch: pytest.MonkeyPatch, case: dict, plan: str) -> None:
+def test_set_plans_equal_brute_force(
+    db: Database, monkeypatch: pytest.MonkeyPatch, case: dict, plan: str, held: bool
+) -> None:
     word, _ = corpus_for(db)
+    for index in (SqliteIndex, PostgresIndex):  # either engine's way of walking with the search terms' ids
+        monkeypatch.setattr(index, "held_ids_walk", held)
     monkeypatch.setattr(listing, "WALK", 3)
     monkeypatch.setattr(listing, "WALK_SQL", 3)
     for name, value in SET_PLANS[plan].items():
