@@ -90,7 +90,7 @@ class SplitWriter:
 
         if self._index is None:
             self._index = IndexWriter(self.directory / ".index-work", self.schema)
-        self._index.add(table, self._groups)
+        self._index.add(table, self._groups, self.num_rows)
         self._groups += 1
 
     def finish_index(self) -> dict[str, Any] | None:

@@ -45,6 +45,34 @@ def layout(files: SplitFiles) -> tuple[RowGroup, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=64)
+def _first_rows(files: SplitFiles) -> np.ndarray:
+    return np.array([rg.first_row for rg in layout(files)], np.int64)
+
+
+def group_of(files: SplitFiles, rows: np.ndarray) -> np.ndarray:
+    """The row group (as numbered by the index) of each row of the split."""
+    return np.searchsorted(_first_rows(files), rows, side="right") - 1
+
+
+def rows_at(files: SplitFiles, rows: np.ndarray) -> pa.Table:
+    """Rows `rows` (sorted) of the split, with ROW_IDX, reading only the row groups holding them."""
+    if not len(rows):
+        return _joined(files, [])
+    row_groups, numbers = layout(files), group_of(files, rows)
+    parts = []
+    for path in dict.fromkeys(row_groups[n].path for n in numbers):  # files in order
+        mine = [n for n in np.unique(numbers) if row_groups[n].path == path]
+        table = pq.ParquetFile(path, metadata=footer(path)).read_row_groups([row_groups[n].group for n in mine])
+        # Where each read row group starts in `table`, then each wanted row's place in it.
+        sizes = np.array([footer(path).row_group(row_groups[n].group).num_rows for n in mine], np.int64)
+        at = dict(zip(mine, np.concatenate([[0], np.cumsum(sizes)[:-1]]), strict=True))
+        wanted = rows[np.isin(numbers, mine)]
+        local = [at[n] + r - row_groups[n].first_row for n, r in zip(group_of(files, wanted), wanted, strict=True)]
+        parts.append(table.take(pa.array(local, pa.int64())).append_column(ROW_IDX, pa.array(wanted, pa.int64())))
+    return pa.concat_tables(parts)
+
+
 @dataclass
 class Scan:
     """The state of a walk over candidate row groups."""
