@@ -45,13 +45,13 @@ def generate(directory: Path, target: int) -> int:
     zeta = 3.9319  # zeta(1.3): what the last word collects is the tail beyond rank 20,000
     cdf = np.cumsum(np.arange(1, VOCAB, dtype=np.float64) ** -1.3 / zeta)
     # u -> word for u drawn from 2**25 equal slices of [0, 1): one lookup per word instead of a binary search.
-    table = np.searchsorted(cdf, (np.arange(2**25) + 0.5) / 2**25, side="right").astype(np.int16)
+    word_at = np.searchsorted(cdf, (np.arange(2**25) + 0.5) / 2**25, side="right").astype(np.int16)
     directory.mkdir(parents=True)
     written, rows, shard = 0, 0, 0
     width = WORDS * 7 - 1
     while written < target:
         n = ROWS_PER_SHARD
-        picks = table[rng.integers(0, 2**25, (n, WORDS))]
+        picks = word_at[rng.integers(0, 2**25, (n, WORDS))]
         picks[rng.random(n) < 2e-5, 3] = VOCAB  # "needle" in 1 row of ~50,000
         text = np.ascontiguousarray(vocab[picks].reshape(n, WORDS * 7)[:, :width])  # words and spaces
         offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
