@@ -260,10 +260,12 @@ class SearchIndex:
         vocabulary = _vocabulary(str(self.path))
         words_column = vocabulary.column("word")
         long = pc.indices_nonzero(pc.equal(words_column, LONG))
-        plan = Plan(at_least=self._at_least(text, terms, vocabulary))
+        plan = Plan()
         groups: set[int] | None = None
         for term in sorted(terms, key=len, reverse=True):  # the longest words are the most selective
             hits = pc.indices_nonzero(pc.match_substring(words_column, term))
+            if _one_word(text, terms):  # every row group holding a word that contains it holds a match
+                plan.at_least = int(pc.max(vocabulary.column("n").take(hits)).as_py() or 0)
             listed = vocabulary.column("n_rows").take(hits)
             if not len(long) and listed.null_count == 0 and (pc.sum(listed).as_py() or 0) <= MAX_POSTINGS:
                 rows = self._rows(hits)
@@ -277,18 +279,11 @@ class SearchIndex:
             if groups is not None:
                 plan.rows = plan.rows[np.isin(group_of(plan.rows), list(groups))]
             groups = set(np.unique(group_of(plan.rows)).tolist())
-        plan.exact = plan.rows is not None and len(terms) == 1 and text.lower() == terms[0] and text.isascii()
+        plan.exact = plan.rows is not None and _one_word(text, terms)
         plan.groups = None if groups is None else sorted(groups)
         if plan.groups is not None and len(plan.groups) > max_groups and not plan.exact:
             plan.groups = None
         return plan
-
-    def _at_least(self, text: str, terms: list[str], vocabulary: pa.Table) -> int:
-        """For a one-word ASCII query: every row group holding a word that contains it holds a match."""
-        if len(terms) != 1 or text.lower() != terms[0] or not text.isascii():
-            return 0
-        hits = pc.indices_nonzero(pc.match_substring(vocabulary.column("word"), terms[0]))
-        return int(pc.max(vocabulary.column("n").take(hits)).as_py() or 0)
 
     def _rows(self, rows: pa.Array) -> np.ndarray:
         """The sorted union of the row lists of index rows `rows`."""
@@ -310,6 +305,11 @@ class SearchIndex:
             group = bisect.bisect_right(starts, row) - 1
             wanted.setdefault(group, []).append(row - starts[group])
         return [file.read_row_group(g, columns=[column]).column(0).take(offsets) for g, offsets in wanted.items()]
+
+
+def _one_word(text: str, terms: list[str]) -> bool:
+    """The query is one ASCII word: a row matches exactly when one of its words contains it."""
+    return len(terms) == 1 and text.lower() == terms[0] and text.isascii()
 
 
 def _query_words(text: str) -> list[str]:
