@@ -187,7 +187,9 @@ def _plan(files: SplitFiles, strings: list[str], text: str) -> Plan | None:
     if files.index is None or not set(strings) <= set(files.index_columns):
         return None
     half = len(narrowed.layout(files)) // 2  # beyond half the row groups, a scan is as quick
-    return SearchIndex(files.index).plan(text, half, lambda rows: narrowed.group_of(files, rows))
+    plan = SearchIndex(files.index).plan(text, half, lambda rows: narrowed.group_of(files, rows))
+    plan.exact = plan.exact and set(strings) == set(files.index_columns)  # postings cover exactly these columns
+    return plan
 
 
 def filter_rows(
