@@ -8,6 +8,7 @@ Counting goes on through the remaining candidates within the same budget and cap
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,7 @@ from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 CANDIDATES = "__haven_candidates"
 POSITION = "__haven_position"
 GROUP = "__haven_group"
+READERS = 2  # row groups decoded at once for a page of listed rows
 MAX_BATCH = 32  # row groups checked by one DuckDB query
 COUNT_BATCH = 4  # the same once the page is full, so that counting stops close to its budget
 
@@ -56,21 +58,22 @@ def group_of(files: SplitFiles, rows: np.ndarray) -> np.ndarray:
 
 
 def rows_at(files: SplitFiles, rows: np.ndarray) -> pa.Table:
-    """Rows `rows` (sorted) of the split, with ROW_IDX, reading only the row groups holding them."""
+    """Rows `rows` (sorted) of the split, with ROW_IDX, reading only the row groups holding them (a few at
+    once: decoding a row group is most of a rare word's page, and pyarrow releases the GIL meanwhile)."""
     if not len(rows):
         return _joined(files, [])
     row_groups, numbers = layout(files), group_of(files, rows)
-    parts = []
-    for path in dict.fromkeys(row_groups[n].path for n in numbers):  # files in order
-        mine = [n for n in np.unique(numbers) if row_groups[n].path == path]
-        table = pq.ParquetFile(path, metadata=footer(path)).read_row_groups([row_groups[n].group for n in mine])
-        # Where each read row group starts in `table`, then each wanted row's place in it.
-        sizes = np.array([footer(path).row_group(row_groups[n].group).num_rows for n in mine], np.int64)
-        at = dict(zip(mine, np.concatenate([[0], np.cumsum(sizes)[:-1]]), strict=True))
-        wanted = rows[np.isin(numbers, mine)]
-        local = [at[n] + r - row_groups[n].first_row for n, r in zip(group_of(files, wanted), wanted, strict=True)]
-        parts.append(table.take(pa.array(local, pa.int64())).append_column(ROW_IDX, pa.array(wanted, pa.int64())))
-    return pa.concat_tables(parts)
+
+    def take(number: int) -> pa.Table:
+        wanted = rows[numbers == number]
+        table = _read(row_groups[number], None)
+        local = pa.array(wanted - row_groups[number].first_row, pa.int64())
+        return table.take(local).append_column(ROW_IDX, pa.array(wanted, pa.int64()))
+
+    return pa.concat_tables(list(_readers.map(take, np.unique(numbers).tolist())))
+
+
+_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="viewer-rows")
 
 
 @dataclass
