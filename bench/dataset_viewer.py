@@ -24,6 +24,7 @@ import duckdb
 import httpx
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from common import GIB, check_disk, haven
 
@@ -107,7 +108,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="keep the data and the converted hub here; reuse them next time")
     parser.add_argument("--prepare-only", action="store_true", help="generate, push and convert, then stop")
+    parser.add_argument("--split-dir", type=Path, help="time the query layer in-process on a converted split here")
     args = parser.parse_args()
+    if args.split_dir:
+        return in_process(args.split_dir, args.queries)
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-viewer-"))
     try:
         run(work, args)
@@ -198,6 +202,38 @@ def report(client: httpx.Client, h, repo: str, rows: int, n: int) -> None:  # ty
         exact = "" if "num_rows_total_is_lower_bound" not in body else " (count: a lower bound)"
         print(f"/search {term!r}: {len(body['rows'])} rows, total {body['num_rows_total']:,}{exact}: p50 {p50(xs):.0f} ms; "
               f"DuckDB page alone {p50(d):.0f} ms; ratio {p50(xs) / p50(d):.2f}", flush=True)  # fmt: skip
+
+
+def in_process(directory: Path, n: int) -> None:
+    """The same reads through haven.viewer.query (no HTTP) on a converted split's directory, e.g. the job's
+    output while its statistics are still being computed."""
+    from haven.viewer import query
+    from haven.viewer.convert import INDEX_FILE
+    from haven.viewer.search_index import string_columns
+
+    paths = tuple(sorted(directory.glob("*.parquet")))
+    rows = tuple(pq.read_metadata(p).num_rows for p in paths)
+    schema = pq.read_schema(paths[0])
+    files = query.SplitFiles(paths, rows, directory / INDEX_FILE, tuple(string_columns(schema)))
+    offset, limits = min(OFFSET, sum(rows) - 100), (30.0, 512)
+    index = pq.read_table(files.index, columns=["n_rows"]).column(0)
+    print(f"{len(paths)} files, {sum(p.stat().st_size for p in paths) / 1e9:.2f} GB, {sum(rows):,} rows; index "
+          f"{files.index.stat().st_size / 1e6:.1f} MB, {len(index):,} words, {pc.sum(index).as_py():,} rows listed")  # fmt: skip
+    con = duckdb.connect(config={"threads": 1})
+    listed = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
+    p50 = statistics.median
+    ours = timed(lambda: query.read_rows(files, offset, 100), n)
+    direct = timed(lambda: con.sql(f"SELECT * FROM read_parquet({listed}) LIMIT 100 OFFSET {offset}").fetchall(), n)
+    print(
+        f"rows offset {offset:,}: p50 {p50(ours):.1f} ms; DuckDB {p50(direct):.1f} ms; ratio {p50(ours) / p50(direct):.2f}"
+    )
+    for term in ("w00001", "w00500", "needle", "nothing-matches"):
+        page = query.search(files, list(schema.names), term, 0, 100, limits)
+        ours = timed(lambda t=term: query.search(files, list(schema.names), t, 0, 100, limits), max(n // 4, 3))
+        sql = f"SELECT * FROM read_parquet({listed}) WHERE contains(lower(text), '{term}') LIMIT 100"
+        d = timed(lambda q=sql: con.sql(q).fetchall(), 3)
+        print(f"search {term!r}: {page.table.num_rows} rows, total {page.total:,}{'' if page.exact else ' (lower bound)'}: "
+              f"p50 {p50(ours):.0f} ms; DuckDB page alone {p50(d):.0f} ms; ratio {p50(ours) / p50(d):.2f}", flush=True)  # fmt: skip
 
 
 def _split(h, repo: str) -> dict:  # type: ignore[no-untyped-def]
