@@ -172,14 +172,17 @@ def search(
         plan = _plan(files, strings, text)
         if plan is not None and plan.exact and plan.rows is not None:  # a rare word: its rows are listed
             return Page(narrowed.rows_at(files, plan.rows[offset : offset + length]), len(plan.rows))
+        search = (strings, cond, params)
         if plan is not None and plan.groups is not None:
             table, total, exact = narrowed.page(
-                con, files, plan.groups, (strings, cond, params), (offset, length, offset + COUNT_CAP),
-                (timeout, COUNT_BUDGET),
-            )  # fmt: skip
+                con, files, plan.groups, search, (offset, length, offset + COUNT_CAP), (timeout, COUNT_BUDGET)
+            )
             return Page(table, total, exact)
-        at_least = plan.at_least if plan is not None else 0
-        return _page(con, cond, params, "", (offset, length, at_least), timeout)
+        if plan is not None and plan.at_least >= offset + COUNT_CAP:  # a common word: the count is known to cap
+            everywhere = list(range(len(narrowed.layout(files))))  # read in order, stopping once the page is full
+            table, total, exact = narrowed.page(con, files, everywhere, search, (offset, length, 0), (timeout, 0.0))
+            return Page(table, total, exact) if exact else Page(table, max(plan.at_least, total), exact=False)
+        return _page(con, cond, params, "", (offset, length), timeout)
 
 
 def _plan(files: SplitFiles, strings: list[str], text: str) -> Plan | None:
@@ -201,7 +204,7 @@ def filter_rows(
         known = set(columns)
         check_where(con, where, known)
         order = check_orderby(orderby, known)
-        return _page(con, "\n" + where + "\n", [], order, (offset, length, 0), timeout)
+        return _page(con, "\n" + where + "\n", [], order, (offset, length), timeout)
 
 
 def _page(
@@ -209,12 +212,10 @@ def _page(
     cond: str,
     params: list[Any],
     order: str,
-    window: tuple[int, int, int],
+    window: tuple[int, int],
     timeout: float,
 ) -> Page:
-    """window = (offset, length, matches known to exist): when those are past what the count may count, the
-    count is skipped and they are the (lower-bound) total."""
-    offset, length, at_least = window
+    offset, length = window
     # Without an order, one thread and DuckDB's insertion-order guarantee give row order, and LIMIT stops early.
     order_by = f" ORDER BY {order}, {ROW_IDX}" if order else ""
     body = f"SELECT * FROM data WHERE ({cond})" if not cond.startswith("\n") else PREFIX + cond.strip("\n") + SUFFIX
@@ -223,8 +224,6 @@ def _page(
     if rows.num_rows < length and (rows.num_rows or not offset):  # the scan reached the end: no count needed
         return Page(rows, offset + rows.num_rows)
     cap = offset + COUNT_CAP
-    if at_least >= cap:
-        return Page(rows, at_least, exact=False)
     budget = min(max(timeout - (time.monotonic() - started), 0.01), COUNT_BUDGET)
     try:
         total = _count(con, body, params, budget, cap)
