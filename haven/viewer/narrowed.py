@@ -127,7 +127,7 @@ def _visit(
     start, stop = window
     # Within the page, whole row groups are read at once (their matches are likely wanted); else only text.
     whole = start <= scan.matches < stop
-    tables = [_read(rg, None if whole else strings) for rg in batch]
+    tables = list(_readers.map(lambda rg: _read(rg, None if whole else strings), batch))  # two at a time
     texts = [t.select(strings) for t in tables]
     hits = _matching(con, texts, cond, params)
     wholes = dict(enumerate(tables)) if whole else {}
