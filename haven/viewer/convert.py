@@ -19,6 +19,7 @@ from typing import Any
 
 ROW_GROUP_BYTES = 8 * 1024 * 1024  # in-memory bytes per row group: /rows reads one or two of them per page
 ROW_GROUP_ROWS = 8_000  # small enough that a search reads little beyond its matches' row groups
+DICTIONARY_BYTES = 64 * 1024  # a column of mostly distinct values (text) falls back to plain: reads ~40% faster
 INDEX_FILE = "search-index.bin"  # Parquet, named so that no *.parquet pattern takes it for data
 FILE_BYTES = 512 * 1024 * 1024  # a new NNNN.parquet file starts beyond this
 BATCH_ROWS = 1000
@@ -90,7 +91,7 @@ class SplitWriter:
 
         if self._index is None:
             self._index = IndexWriter(self.directory / ".index-work", self.schema)
-        self._index.add(table, self._groups)
+        self._index.add(table, self._groups, self.num_rows)
         self._groups += 1
 
     def finish_index(self) -> dict[str, Any] | None:
@@ -105,7 +106,9 @@ class SplitWriter:
 
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{len(self.files):04d}.parquet"
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_page_index=True)
+        self._writer = pq.ParquetWriter(
+            path, self.schema, compression="zstd", write_page_index=True, dictionary_pagesize_limit=DICTIONARY_BYTES
+        )
         self._file_bytes = 0
         self.files.append({"filename": path.name, "num_rows": 0})
 

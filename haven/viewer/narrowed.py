@@ -8,6 +8,7 @@ Counting goes on through the remaining candidates within the same budget and cap
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,7 @@ from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 CANDIDATES = "__haven_candidates"
 POSITION = "__haven_position"
 GROUP = "__haven_group"
+READERS = 2  # row groups decoded at once for a page of listed rows
 MAX_BATCH = 32  # row groups checked by one DuckDB query
 COUNT_BATCH = 4  # the same once the page is full, so that counting stops close to its budget
 
@@ -43,6 +45,35 @@ def layout(files: SplitFiles) -> tuple[RowGroup, ...]:
             out.append(RowGroup(str(path), i, base))
             base += meta.row_group(i).num_rows
     return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _first_rows(files: SplitFiles) -> np.ndarray:
+    return np.array([rg.first_row for rg in layout(files)], np.int64)
+
+
+def group_of(files: SplitFiles, rows: np.ndarray) -> np.ndarray:
+    """The row group (as numbered by the index) of each row of the split."""
+    return np.searchsorted(_first_rows(files), rows, side="right") - 1
+
+
+def rows_at(files: SplitFiles, rows: np.ndarray) -> pa.Table:
+    """Rows `rows` (sorted) of the split, with ROW_IDX, reading only the row groups holding them (a few at
+    once: decoding a row group is most of a rare word's page, and pyarrow releases the GIL meanwhile)."""
+    if not len(rows):
+        return _joined(files, [])
+    row_groups, numbers = layout(files), group_of(files, rows)
+
+    def take(number: int) -> pa.Table:
+        wanted = rows[numbers == number]
+        table = _read(row_groups[number], None)
+        local = pa.array(wanted - row_groups[number].first_row, pa.int64())
+        return table.take(local).append_column(ROW_IDX, pa.array(wanted, pa.int64()))
+
+    return pa.concat_tables(list(_readers.map(take, np.unique(numbers).tolist())))
+
+
+_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="viewer-rows")
 
 
 @dataclass
@@ -96,7 +127,7 @@ def _visit(
     start, stop = window
     # Within the page, whole row groups are read at once (their matches are likely wanted); else only text.
     whole = start <= scan.matches < stop
-    tables = [_read(rg, None if whole else strings) for rg in batch]
+    tables = list(_readers.map(lambda rg: _read(rg, None if whole else strings), batch))  # two at a time
     texts = [t.select(strings) for t in tables]
     hits = _matching(con, texts, cond, params)
     wholes = dict(enumerate(tables)) if whole else {}

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from haven.errors import BadRequest
 from haven.viewer import narrowed
-from haven.viewer.search_index import SearchIndex
+from haven.viewer.search_index import Plan, SearchIndex
 from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 from haven.viewer.where import PREFIX, SUFFIX, check_orderby, check_where, quote
 
@@ -169,30 +169,30 @@ def search(
             raise BadRequest("This split has no text columns to search")
         cond = " OR ".join(f"contains(lower({quote(c)}), ?)" for c in strings)
         params = [text.lower()] * len(strings)
-        narrowed_page = _narrowed(con, files, (strings, cond, params), text, (offset, length), timeout)
-        return narrowed_page or _page(con, cond, params, "", offset, length, timeout)
+        plan = _plan(files, strings, text)
+        if plan is not None and plan.exact and plan.rows is not None:  # a rare word: its rows are listed
+            return Page(narrowed.rows_at(files, plan.rows[offset : offset + length]), len(plan.rows))
+        search = (strings, cond, params)
+        if plan is not None and plan.groups is not None:
+            table, total, exact = narrowed.page(
+                con, files, plan.groups, search, (offset, length, offset + COUNT_CAP), (timeout, COUNT_BUDGET)
+            )
+            return Page(table, total, exact)
+        if plan is not None and plan.at_least >= offset + COUNT_CAP:  # a common word: the count is known to cap
+            everywhere = list(range(len(narrowed.layout(files))))  # read in order, stopping once the page is full
+            table, total, exact = narrowed.page(con, files, everywhere, search, (offset, length, 0), (timeout, 0.0))
+            return Page(table, total, exact) if exact else Page(table, max(plan.at_least, total), exact=False)
+        return _page(con, cond, params, "", (offset, length), timeout)
 
 
-def _narrowed(
-    con: duckdb.DuckDBPyConnection,
-    files: SplitFiles,
-    search: tuple[list[str], str, list[Any]],
-    text: str,
-    window: tuple[int, int],
-    timeout: float,
-) -> Page | None:
-    """The page read from the row groups the index names; None when the index cannot narrow the search
-    (no index, not all text columns covered, or candidates in over half the row groups: a scan is as quick)."""
-    if files.index is None or not set(search[0]) <= set(files.index_columns):
+def _plan(files: SplitFiles, strings: list[str], text: str) -> Plan | None:
+    """The index's plan for the search; None without an index covering every searched column."""
+    if files.index is None or not set(strings) <= set(files.index_columns):
         return None
-    groups = SearchIndex(files.index).candidates(text, len(narrowed.layout(files)) // 2)
-    if groups is None:
-        return None
-    offset, length = window
-    table, total, exact = narrowed.page(
-        con, files, groups, search, (offset, length, offset + COUNT_CAP), (timeout, COUNT_BUDGET)
-    )
-    return Page(table, total, exact)
+    half = len(narrowed.layout(files)) // 2  # beyond half the row groups, a scan is as quick
+    plan = SearchIndex(files.index).plan(text, half, lambda rows: narrowed.group_of(files, rows))
+    plan.exact = plan.exact and set(strings) == set(files.index_columns)  # postings cover exactly these columns
+    return plan
 
 
 def filter_rows(
@@ -204,12 +204,18 @@ def filter_rows(
         known = set(columns)
         check_where(con, where, known)
         order = check_orderby(orderby, known)
-        return _page(con, "\n" + where + "\n", [], order, offset, length, timeout)
+        return _page(con, "\n" + where + "\n", [], order, (offset, length), timeout)
 
 
 def _page(
-    con: duckdb.DuckDBPyConnection, cond: str, params: list[Any], order: str, offset: int, length: int, timeout: float
+    con: duckdb.DuckDBPyConnection,
+    cond: str,
+    params: list[Any],
+    order: str,
+    window: tuple[int, int],
+    timeout: float,
 ) -> Page:
+    offset, length = window
     # Without an order, one thread and DuckDB's insertion-order guarantee give row order, and LIMIT stops early.
     order_by = f" ORDER BY {order}, {ROW_IDX}" if order else ""
     body = f"SELECT * FROM data WHERE ({cond})" if not cond.startswith("\n") else PREFIX + cond.strip("\n") + SUFFIX
@@ -217,8 +223,8 @@ def _page(
     rows = run(con, f"{body}{order_by} LIMIT {int(length)} OFFSET {int(offset)}", params, timeout)
     if rows.num_rows < length and (rows.num_rows or not offset):  # the scan reached the end: no count needed
         return Page(rows, offset + rows.num_rows)
-    budget = min(max(timeout - (time.monotonic() - started), 0.01), COUNT_BUDGET)
     cap = offset + COUNT_CAP
+    budget = min(max(timeout - (time.monotonic() - started), 0.01), COUNT_BUDGET)
     try:
         total = _count(con, body, params, budget, cap)
     except QueryTimeout:  # the page is worth more than the exact count

@@ -29,9 +29,9 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SearchIndex:
     monkeypatch.setattr(search_index, "RUN_PAIRS", 3)  # several run files, sorted and merged on disk
     writer = IndexWriter(tmp_path / "work", SCHEMA)
     for number, group in enumerate(GROUPS):
-        writer.add(pa.table(group, schema=SCHEMA), number)
+        writer.add(pa.table(group, schema=SCHEMA), number, first_row=2 * number)
     info = writer.finish(tmp_path / "index.bin")
-    assert info == {"filename": "index.bin", "columns": ["text", "tag"], "words": 17}
+    assert info == {"filename": "index.bin", "columns": ["text", "tag"], "words": 17, "postings": 18}
     assert not (tmp_path / "work").exists()
     return SearchIndex(tmp_path / "index.bin")
 
