@@ -29,11 +29,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 from haven.config import Settings
 from haven.inference.tasks import FAMILIES, GENERATION, InferenceError, Job
-from haven.inference.wire import MessageReader, frame
 
 log = logging.getLogger("haven.inference")
 LOAD_FAILURE_TTL = 30.0  # seconds a failed load is answered from memory before it is tried again
@@ -123,8 +123,7 @@ class Worker:
         self.pool = pool
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
-        self.sock: socket.socket | None = None
-        self.inbox = MessageReader()
+        self.conn: Connection | None = None
         self.loaded: dict[str, int] = {}
         self.loading: dict[str, tuple[float, float]] = {}
         self.inflight: dict[str, Request] = {}
@@ -149,43 +148,30 @@ class Worker:
             [sys.executable, "-m", "haven.inference.worker", *args], pass_fds=[child.fileno()], env=env
         )
         child.close()
-        self.sock = parent
-        self.inbox = MessageReader()
+        self.conn = Connection(parent.detach())
         self.alive = True
-        self.pool.loop.add_reader(parent.fileno(), self._readable, parent)
-        proc = self.proc
-        threading.Thread(target=self._wait, args=(proc,), daemon=True, name="inference-waiter").start()
+        conn, proc = self.conn, self.proc
+        threading.Thread(target=self._read, args=(conn, proc), daemon=True, name="inference-reader").start()
 
     def send(self, *msg: Any) -> None:
         """Straight onto the socket, from the event loop: the worker's receiver thread is always reading, so
         this waits at most for one large input (bounded by inference_max_input_bytes) to drain."""
-        if self.sock is None or not self.alive:
+        if self.conn is None or not self.alive:
             return
-        with contextlib.suppress(OSError):  # the worker died: its waiter thread reports that
-            self.sock.sendall(frame(msg))
+        with contextlib.suppress(OSError):  # the worker died: its reader thread reports that
+            self.conn.send(msg)
 
-    def _readable(self, sock: socket.socket) -> None:
-        """On the event loop, whenever the worker's answers arrive: no reader thread to wake and hand over
-        to (one thread switch and one loop wakeup less per message)."""
-        for msg in self.inbox.feed(sock):
-            self.pool.on_message(self, msg)
-        if self.inbox.closed:
-            self._unwatch(sock)
-
-    def _unwatch(self, sock: socket.socket) -> None:
-        with contextlib.suppress(ValueError, RuntimeError):  # already removed, or the loop is closed
-            self.pool.loop.remove_reader(sock.fileno())
-
-    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
+    def _read(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
+        loop = self.pool.loop
+        try:
+            while True:
+                msg = conn.recv()
+                loop.call_soon_threadsafe(self.pool.on_message, self, msg)
+        except (EOFError, OSError):
+            pass
         code = proc.wait()
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
-            self.pool.loop.call_soon_threadsafe(self._died, proc, code)
-
-    def _died(self, proc: subprocess.Popen[bytes], code: int) -> None:
-        """Answers the worker sent before it ended are still read, then the pool learns of its death."""
-        if proc is self.proc and self.sock is not None and not self.inbox.closed:
-            self._readable(self.sock)
-        self.pool.on_death(self, proc, code)
+            loop.call_soon_threadsafe(self.pool.on_death, self, proc, code)
 
     def stop(self) -> None:
         self.send("stop")
@@ -195,13 +181,8 @@ class Worker:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self.close()
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self._unwatch(self.sock)
-            self.sock.close()
-            self.sock = None
+        if self.conn is not None:
+            self.conn.close()
 
 
 class Stats:
@@ -359,15 +340,21 @@ class Pool:
     def on_message(self, worker: Worker, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "result":
-            self._answer(worker, *msg[1:])
+            req = worker.inflight.pop(msg[1], None)
+            if req is not None:
+                if req.lane is not None:
+                    req.lane.answering()
+                if req.tokens is not None:
+                    req.tokens.put_nowait(None)
+                if not req.future.done():
+                    req.future.set_result((msg[2], msg[3]))
+                req.progress.set()
         elif kind == "token":
             req = worker.inflight.get(msg[1])
             if req is not None and req.tokens is not None:
                 req.tokens.put_nowait((msg[2], msg[3]))
                 req.progress.set()
         elif kind == "done":
-            for answer in msg[2]:
-                self._answer(worker, *answer)
             running = worker.batches.pop(msg[1], None)
             if running is not None:
                 lane, size, sent = running
@@ -386,25 +373,14 @@ class Pool:
         elif kind == "evicted":
             worker.loaded.pop(msg[1], None)
 
-    def _answer(self, worker: Worker, rid: str, status: int, result: Any) -> None:
-        req = worker.inflight.pop(rid, None)
-        if req is None:
-            return
-        if req.lane is not None:
-            req.lane.answering()
-        if req.tokens is not None:
-            req.tokens.put_nowait(None)
-        if not req.future.done():
-            req.future.set_result((status, result))
-        req.progress.set()
-
     def on_death(self, worker: Worker, proc: subprocess.Popen[bytes], code: int) -> None:
         """A worker process ended: fail what it was running (a clear 502), forget its models, start anew."""
         if worker.proc is not proc or not worker.alive or self.closed:
             return
         log.error("inference worker %d (pid %d) died with exit code %s; restarting it", worker.index, proc.pid, code)
         worker.alive = False  # until it is restarted, requests wait in their lanes
-        worker.close()
+        if worker.conn is not None:
+            worker.conn.close()
         for req in worker.inflight.values():
             if req.tokens is not None:
                 req.tokens.put_nowait(None)

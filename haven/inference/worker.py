@@ -1,8 +1,7 @@
 """An inference worker process: `python -m haven.inference.worker FD`, talking to the pool over the
 socket FD (pickled tuples, see `pool`). It loads models from snapshot directories into a memory-bounded
 LRU and runs batches one at a time; a receiver thread keeps reading meanwhile, so cancellations reach
-a running generation. A batch's answers go back in one message with its "done" (generations send theirs
-as they finish). If the server goes away the socket closes and the worker exits.
+a running generation. If the server goes away the socket closes and the worker exits.
 """
 
 from __future__ import annotations
@@ -95,14 +94,14 @@ class Worker:
         from haven.inference.tasks import GENERATION
 
         items = [it for it in items if it[0] not in self.cancelled]
-        answers: list[tuple[str, int, Any]] = []  # sent with "done": one message, one wakeup of the pool
         try:
             if not items:
                 return
             try:
                 loaded = self.model(spec)
             except LoadFailed as exc:
-                answers = [(rid, 422, str(exc)) for rid, _, _ in items]
+                for rid, _, _ in items:
+                    self.send("result", rid, 422, str(exc))
                 return
             if task in GENERATION:
                 for rid, inputs, params in items:
@@ -115,19 +114,12 @@ class Worker:
             except Exception as exc:
                 log.error("inference failed: %s", traceback.format_exc())
                 results = [exc] * len(items)
-            answers = [(rid, *_outcome(result)) for (rid, _, _), result in zip(items, results, strict=True)]
+            for (rid, _, _), result in zip(items, results, strict=True):
+                self.send("result", rid, *_outcome(result))
         finally:
             for rid, _, _ in items:
                 self.cancelled.discard(rid)
-            self.done(batch_id, answers)
-
-    def done(self, batch_id: int, answers: list[tuple[str, int, Any]]) -> None:
-        """The batch is over. Its "done" must reach the pool whatever the answers hold: the lane waits for it."""
-        try:
-            self.send("done", batch_id, answers)
-        except Exception as exc:  # an answer that cannot be pickled: nothing was sent yet
-            failed = f"Inference failed: the result could not be sent back ({type(exc).__name__})"
-            self.send("done", batch_id, [(rid, 500, failed) for rid, _, _ in answers])
+            self.send("done", batch_id)
 
     def generate(self, loaded: Any, task: str, rid: str, inputs: Any, params: dict[str, Any]) -> None:
         from haven.inference import runners
