@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Postgres, Server, tempdir
+from tests.support import TEMPLATE_DB, Postgres, Server, clone_seeded, create_template_database, tempdir
 
 # The clients must never reach outside: no telemetry, no update checks, no safetensors conversion bot.
 os.environ.update(
@@ -69,12 +69,39 @@ def _start_hub(backend: str, pg: Postgres | None) -> Hub:
 
 
 def _seed(server: Server) -> tuple[dict[str, str], dict[str, str]]:
+    """Give a new server's empty database the cast. Migrating and seeding cost seconds per server, so each
+    test process does it once per database engine and copies the result (tests/support.py: `clone_seeded`)."""
+    key = server.database_url and server.database_url.rsplit("/", 1)[0]  # one template per PG cluster
+    if key not in _TEMPLATES:
+        template = _template_target(server)
+        _TEMPLATES[key] = (template, *_seed_fresh(template.data_dir, template.database_url))
+    template, tokens, read_tokens = _TEMPLATES[key]
+    if not clone_seeded(template, server):
+        return _seed_fresh(server.data_dir, server.database_url)
+    return dict(tokens), dict(read_tokens)
+
+
+_TEMPLATES: dict[str | None, tuple[Server, dict[str, str], dict[str, str]]] = {}
+
+
+def _template_target(server: Server) -> Server:
+    """An unstarted server whose database becomes the seeded template (a data dir, or a PG database)."""
+    root = tempdir("haven-template-")
+    url = server.database_url and f"{server.database_url.rsplit('/', 1)[0]}/{TEMPLATE_DB}"
+    if url:
+        create_template_database(url)
+    template = Server(root / "data", database_url=url)
+    template.data_dir.mkdir(parents=True)
+    return template
+
+
+def _seed_fresh(data_dir: Path, database_url: str | None) -> tuple[dict[str, str], dict[str, str]]:
     """Create the cast through the same services the `haven` CLI calls (tests/cli covers the CLI itself)."""
     from haven.auth import service
     from haven.config import Settings
     from haven.hub import Hub as HavenHub
 
-    settings = Settings(data_dir=server.data_dir, database_url=server.database_url)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
     haven = HavenHub.open(settings)
     tokens, read_tokens = {}, {}
     with haven.db.write() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import http.client
 import os
 import shutil
 import signal
@@ -15,8 +16,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 HAVEN = [sys.executable, "-m", "haven"]
 
@@ -78,11 +77,22 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"haven serve exited early:\n{self.logs()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
+            if self.healthy():
+                return
+            time.sleep(0.05)
         raise RuntimeError(f"haven serve did not become ready:\n{self.logs()}")
+
+    def healthy(self) -> bool:
+        """One GET /api/health. Plain http.client: an httpx call builds an SSL context (~40 ms of CPU), and a
+        start polls dozens of times while the server's own processes need the CPU."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+        try:
+            conn.request("GET", "/api/health")
+            return conn.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
 
     def logs(self) -> str:
         path = self.data_dir.parent / f"server-{self.port}.log"
@@ -150,6 +160,61 @@ class Postgres:
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
+
+
+TEMPLATE_DB = "haven_seeded_template"
+
+
+def _maintenance(url: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    return create_engine(f"{url.rsplit('/', 1)[0]}/postgres", isolation_level="AUTOCOMMIT")
+
+
+def create_template_database(url: str) -> None:
+    """Create the (empty) database `url` names, the seeded template of its cluster."""
+    from sqlalchemy import text
+
+    engine = _maintenance(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"'))
+    finally:
+        engine.dispose()
+
+
+def clone_seeded(template: Server, server: Server) -> bool:
+    """Give `server` a copy of the template's migrated, seeded database, if its own is still empty
+    (SQLite: no file yet; PostgreSQL: no tables). False leaves the server's database untouched."""
+    if server.database_url is None:
+        target = server.data_dir / "haven.db"
+        if target.exists():
+            return False
+        import sqlite3
+
+        server.data_dir.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(template.data_dir / "haven.db")
+        with contextlib.closing(source), contextlib.closing(sqlite3.connect(target)) as copy:
+            source.backup(copy)
+        return True
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(server.database_url)
+    try:
+        if inspect(engine).get_table_names():
+            return False
+    finally:
+        engine.dispose()
+    assert template.database_url is not None
+    name, source = server.database_url.rsplit("/", 1)[1], template.database_url.rsplit("/", 1)[1]
+    admin = _maintenance(server.database_url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+    finally:
+        admin.dispose()
+    return True
 
 
 def tempdir(prefix: str) -> Path:

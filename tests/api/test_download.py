@@ -242,7 +242,7 @@ def _wait_for(hub: Hub, repo_id: str, expected: int, timeout: float = 6.0) -> in
         n = _downloads(hub, repo_id)
         if n >= expected or time.monotonic() > deadline:
             return n
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def test_every_get_or_head_of_config_json_counts_a_download(hub: Hub, repo_id: str, cache_dir: Path) -> None:

@@ -59,7 +59,7 @@ def _build_catalog(hub: Hub) -> Catalog:
         counts = [m.downloads for m in api.list_models(author="acme", search=prefix, sort="downloads")]
         if sorted(counts) == list(range(N)):
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     return Catalog(prefix, ids)
 
 

@@ -54,7 +54,7 @@ def eventually(check: Callable[[], bool], timeout: float = 6.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def new_name(prefix: str) -> str:

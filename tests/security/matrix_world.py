@@ -238,7 +238,7 @@ def wait_until_expired(w: World) -> None:
     while time.monotonic() < deadline:
         if w.http.get("/api/whoami-v2", headers=bearer(w.tokens["expired"])).status_code == 401:
             return
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError("the expiring token never expired")
 
 

@@ -27,7 +27,7 @@ def scanned(hub: Hub, repo_id: str, timeout: float = 60.0) -> Any:
             return info
         if time.monotonic() > deadline:
             raise AssertionError(f"the scan of {repo_id} did not finish: {info.security_repo_status}")
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def file_security(hub: Hub, repo_id: str, *paths: str) -> dict[str, Any]:

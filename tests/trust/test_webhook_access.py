@@ -29,7 +29,7 @@ def test_a_retry_is_not_sent_once_the_repo_turned_private(whub: Hub) -> None:
             log = httpx.get(f"{whub.url}/api/settings/webhooks/{hook.id}/deliveries", headers=headers).json()
             if (log and log[0]["status"] == "skipped") or time.monotonic() > deadline:
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
         assert log[0]["status"] == "skipped" and "no longer read" in log[0]["error"], log
         assert log[0]["attempts"] == 2 and len(receiver.requests) == 1  # the retry was never sent
     finally:
