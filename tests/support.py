@@ -212,6 +212,10 @@ def clone_seeded(template: Server, server: Server) -> bool:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}"'))
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+            # The copy's sequence pages carry the template's pre-logged values; until a checkpoint, nextval
+            # writes no WAL for them, so a crash (the faults tests stop PostgreSQL immediately) would rewind
+            # the copy's sequences to the moment of copying and hand out ids again.
+            conn.execute(text("CHECKPOINT"))
     finally:
         admin.dispose()
     return True

@@ -221,8 +221,14 @@ def test_lfs_locks_api(sqlite_hub: Hub) -> None:
     assert r.status_code == 501 and "not supported" in r.json()["message"]  # git-lfs then stops asking
     r = httpx.post(f"{base}/verify", json={}, headers=lfs)
     assert r.status_code == 401 and "LFS-Authenticate" in r.headers
+    # Anyone signed in may push to their pull requests' refs of a public repo, so git-lfs may ask...
     r = httpx.post(f"{base}/verify", json={}, headers=lfs, auth=("carol", hub.tokens["carol"]))
+    assert r.status_code == 501
+    # ...but not with a read-only token, and creating a lock needs write access.
+    r = httpx.post(f"{base}/verify", json={}, headers=lfs, auth=("alice", hub.read_tokens["alice"]))
     assert r.status_code == 403
+    carol = ("carol", hub.tokens["carol"])
+    assert httpx.post(base, json={"path": "a.bin"}, headers=lfs, auth=carol).status_code == 403
     assert httpx.get(base, headers=lfs).json() == {"locks": []}
     assert httpx.post(base, json={"path": "a.bin"}, headers=lfs, auth=_auth(hub)).status_code == 501
 
