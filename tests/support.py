@@ -80,7 +80,9 @@ class Server:
             if self.healthy():
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"haven serve did not become ready:\n{self.logs()}")
+        logs = self.logs()
+        self.stop(signal.SIGKILL)  # a fixture that fails here never reaches its teardown: leave nothing running
+        raise RuntimeError(f"haven serve did not become ready:\n{logs}")
 
     def healthy(self) -> bool:
         """One GET /api/health. Plain http.client: an httpx call builds an SSL context (~40 ms of CPU), and a
