@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +58,15 @@ class Hub:
         return env
 
 
-def _start_hub(backend: str, pg: Postgres | None) -> Hub:
-    root = tempdir(f"haven-{backend}-")
+def start_hub(prefix: str, pg: Postgres | None = None, env: Mapping[str, str] | None = None) -> Hub:
+    """A seeded server of its own (SQLite, or a fresh database on `pg`), with these HAVEN_* settings."""
+    root = tempdir(prefix)
     url = pg.create_database(f"haven_{uuid.uuid4().hex[:8]}") if pg else None
-    server = Server(root / "data", database_url=url)
+    server = Server(root / "data", database_url=url, extra_env=dict(env or {}))
     server.data_dir.mkdir(parents=True)
     tokens, read_tokens = _seed(server)
     server.start()
-    return Hub(server, backend, tokens, read_tokens)
+    return Hub(server, "postgres" if pg else "sqlite", tokens, read_tokens)
 
 
 def _seed(server: Server) -> tuple[dict[str, str], dict[str, str]]:
@@ -132,7 +133,7 @@ def postgres() -> Iterator[Postgres | None]:
 
 @pytest.fixture(scope="session")
 def sqlite_hub() -> Iterator[Hub]:
-    hub = _start_hub("sqlite", None)
+    hub = start_hub("haven-sqlite-")
     yield hub
     hub.server.stop()
 
@@ -141,7 +142,7 @@ def sqlite_hub() -> Iterator[Hub]:
 def postgres_hub(postgres: Postgres | None) -> Iterator[Hub]:
     if postgres is None:
         pytest.skip("PostgreSQL is not installed")
-    hub = _start_hub("postgres", postgres)
+    hub = start_hub("haven-postgres-", postgres)
     yield hub
     hub.server.stop()
 

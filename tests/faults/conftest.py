@@ -17,21 +17,16 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Hub, _seed
-from tests.support import HAVEN, Postgres, Server, tempdir
+from tests.conftest import Hub
+from tests.conftest import start_hub as own_hub
+from tests.support import HAVEN, Postgres
 
 LFS_HEADERS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
 
 
 def start_hub(backend: str, pg: Postgres | None, **env: str) -> Hub:
     """A server of the test's own (with settings of its own), seeded with the usual cast."""
-    root = tempdir(f"haven-faults-{backend}-")
-    url = pg.create_database(f"haven_{uuid.uuid4().hex[:8]}") if backend == "postgres" and pg else None
-    server = Server(root / "data", database_url=url, extra_env=dict(env))
-    server.data_dir.mkdir(parents=True)
-    tokens, read_tokens = _seed(server)
-    server.start()
-    return Hub(server, backend, tokens, read_tokens)
+    return own_hub(f"haven-faults-{backend}-", pg if backend == "postgres" else None, env)
 
 
 _CLIENTS: dict[str, httpx.Client] = {}

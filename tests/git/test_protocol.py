@@ -16,9 +16,8 @@ import httpx
 import pytest
 
 from haven.git.smart_http import BadBody, BodyDecoder, BodyTooLarge, pkt_line
-from tests.conftest import Hub, _seed
+from tests.conftest import Hub, start_hub
 from tests.git.conftest import Git, unique, url
-from tests.support import Server, tempdir
 
 RECEIVE = {"Content-Type": "application/x-git-receive-pack-request"}
 
@@ -167,14 +166,10 @@ def test_body_decoder_bounds_inflated_bytes() -> None:
 @pytest.fixture(scope="module")
 def small_hub() -> Iterator[Hub]:
     """A server of its own whose request bodies are bounded at 1 MB, and LFS parts too."""
-    root = tempdir("haven-git-small-")
     env = {"HAVEN_MAX_REQUEST_BODY": "1000000", "HAVEN_MULTIPART_CHUNK_SIZE": "1000000"}
-    server = Server(root / "data", extra_env=env)
-    server.data_dir.mkdir(parents=True)
-    tokens, read_tokens = _seed(server)
-    server.start()
-    yield Hub(server, "sqlite", tokens, read_tokens)
-    server.stop()
+    hub = start_hub("haven-git-small-", env=env)
+    yield hub
+    hub.server.stop()
 
 
 def test_push_over_the_body_limit_is_refused(small_hub: Hub, git: Git, tmp_path: Path) -> None:

@@ -10,21 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Hub, _seed
+from tests.conftest import Hub
+from tests.conftest import start_hub as own_hub
 from tests.inference.models import BUILDERS
-from tests.support import Server, tempdir
 
 PRIVATE = {"private-sentiment": "sentiment"}  # acme/private-sentiment: readable by acme's members only
 
 
 def start_hub(**env: str) -> Hub:
     """A server of its own (the seeded cast of tests/conftest.py), with these HAVEN_* settings."""
-    root = tempdir("haven-inference-")
-    server = Server(root / "data", extra_env=env)
-    server.data_dir.mkdir(parents=True)
-    tokens, read_tokens = _seed(server)
-    server.start()
-    return Hub(server, "sqlite", tokens, read_tokens)
+    return own_hub("haven-inference-", env=env)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BACKENDS, Hub, _seed
-from tests.support import Postgres, Server, tempdir
+from tests.conftest import BACKENDS, Hub, start_hub
+from tests.support import Postgres, tempdir
 
 ORG = "upco"  # the upstream's organisation: a namespace the mirror does not hold locally
 SCRIPT = Path(__file__).parent / "scripts" / "client.py"
@@ -24,13 +23,7 @@ MIT_CARD = "---\nlicense: mit\n---\n# {name}\n"
 
 
 def start(prefix: str, env: dict[str, str], pg: Postgres | None = None) -> Hub:
-    root = tempdir(prefix)
-    url = pg.create_database(f"haven_{uuid.uuid4().hex[:8]}") if pg else None
-    server = Server(root / "data", database_url=url, extra_env=env)
-    server.data_dir.mkdir(parents=True)
-    tokens, read_tokens = _seed(server)
-    server.start()
-    return Hub(server, "postgres" if pg else "sqlite", tokens, read_tokens)
+    return start_hub(prefix, pg, env)
 
 
 def client(hub: Hub, *args: str, user: str | None = "alice", xet: bool = False, home: Path) -> dict[str, Any]:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Hub, _seed
-from tests.support import Postgres, Server, tempdir
+from tests.conftest import Hub, start_hub
+from tests.support import Postgres
 
 
 def own_hub(pg: Postgres | None = None, **env: str) -> Hub:
     """A seeded server of the test's own (SQLite, or PostgreSQL when `pg` is given)."""
-    root = tempdir("haven-ops-")
-    url = pg.create_database(f"haven_{uuid.uuid4().hex[:8]}") if pg else None
-    server = Server(root / "data", database_url=url, extra_env=dict(env))
-    server.data_dir.mkdir(parents=True)
-    tokens, read_tokens = _seed(server)
-    server.start()
-    return Hub(server, "postgres" if pg else "sqlite", tokens, read_tokens)
+    return start_hub("haven-ops-", pg, env)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ import pytest
 
 from haven.storage.local import LocalBlobStore
 from haven.storage.s3 import S3BlobStore, make_client
-from tests.conftest import Hub, _seed
+from tests.conftest import Hub, start_hub
 from tests.git.conftest import git  # noqa: F401 (git and git-lfs in a HOME of their own)
 from tests.s3_server import S3Server, in_process
-from tests.support import Server, tempdir
 
 S3_PART = 5 * 1024 * 1024  # S3's smallest multipart part: Haven's chunk size for these tests
 
@@ -42,13 +41,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> LocalBlobStore | S3
 
 
 def start_s3_hub(s3: S3Server, bucket: str) -> Hub:
-    root = tempdir("haven-s3-")
     env = {**s3.haven_env(bucket, prefix="haven/"), "HAVEN_MULTIPART_CHUNK_SIZE": str(S3_PART)}
-    server = Server(root / "data", extra_env=env)
-    server.data_dir.mkdir(parents=True)
-    tokens, read_tokens = _seed(server)
-    server.start()
-    return Hub(server, "sqlite", tokens, read_tokens)
+    return start_hub("haven-s3-", env=env)
 
 
 @pytest.fixture(scope="session")

@@ -396,12 +396,12 @@ def home_counts(client: WebClient) -> tuple[int, int]:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_home_counts_what_the_visitor_may_see(backend: str, request: pytest.FixtureRequest) -> None:
-    from tests.conftest import _start_hub
+    from tests.conftest import start_hub
 
     pg = request.getfixturevalue("postgres") if backend == "postgres" else None
     if backend == "postgres" and pg is None:
         pytest.skip("PostgreSQL is not installed")
-    hub = _start_hub(backend, pg)  # a hub of its own: the counts cover every repository
+    hub = start_hub(f"haven-{backend}-", pg)  # a hub of its own: the counts cover every repository
     try:
         alice, bob = hub.api("alice"), hub.api("bob")
         for name in ("m1", "m2"):
