@@ -80,7 +80,7 @@ def commit_as_pull_request(
         base = ref.git.resolve(req.parent_commit) if req.parent_commit else ref.git.ref(target)
         if base is None:
             raise RevisionNotFound(f"Invalid parent commit: {req.parent_commit}")
-        commit, new_objects = build_commit(hub, actor, ref, base, req, linked)
+        commit = build_commit(hub, actor, ref, base, req, linked)
         title = req.summary.strip() or "Upload files"
         description = req.description.strip() or title
 
@@ -93,7 +93,7 @@ def commit_as_pull_request(
                 return d.num
 
         num = numbered(attempt)
-        after_commit(hub, ref, pr_ref(num), commit, new_objects)
+        after_commit(hub, ref, pr_ref(num), commit)
     hooks.emit_refs(hub, ref.row.id, [(pr_ref(num), None, commit)])
     return commit, ref, num
 
@@ -117,7 +117,7 @@ def commit_to_pull_request(
             raise RevisionNotFound(f"Invalid rev id: {name}")
         if req.parent_commit is not None and not head.startswith(req.parent_commit.lower()):
             raise PreconditionFailed(f"parent commit {req.parent_commit} is not the head {head} of {name}")
-        commit, new_objects = build_commit(hub, actor, ref, head, req, linked)
+        commit = build_commit(hub, actor, ref, head, req, linked)
         with hub.db.write() as session:
             d = get_row(session, ref.row.id, num, lock=True)
             if not d.is_pull_request or d.status not in (OPEN, DRAFT):
@@ -128,7 +128,7 @@ def commit_to_pull_request(
             if opened:
                 hooks.emit_discussion(session, hub.settings, d, "update")
             _set_ref(ref, name, commit, head)
-        after_commit(hub, ref, name, commit, new_objects)
+        after_commit(hub, ref, name, commit)
     hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit, ref
 
@@ -165,7 +165,7 @@ def merge_pull_request(
             add_event(session, d, actor, "status-change", {"status": MERGED})
             hooks.emit_discussion(session, hub.settings, d, "update")
             _set_ref(ref, target, new, base)
-        after_commit(hub, ref, target, new, {})
+        after_commit(hub, ref, target, new)
     hooks.emit_refs(hub, ref.row.id, [(target, base, new)])
     return new
 

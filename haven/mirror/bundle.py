@@ -119,7 +119,7 @@ def import_(hub: Hub, bundle: Path) -> tuple[str, str]:
             raise
     head = git.ref("refs/heads/main")
     if head is not None:
-        after_commit(hub, RepoRef(row, open_repo(path), path), "refs/heads/main", head, objects)
+        after_commit(hub, RepoRef(row, open_repo(path), path), "refs/heads/main", head)
     return meta["type"], meta["id"]
 
 

@@ -102,11 +102,9 @@ def prepare(
     return ref, linked
 
 
-def build_commit(
-    hub: Hub, actor: Actor, ref: RepoRef, head: str, req: CommitRequest, linked: dict[str, int]
-) -> tuple[str, dict[str, int]]:
-    """Write the objects of `req` applied on `head` (no ref moves); the commit id and its new LFS objects,
-    already recorded in the database so that the ref may move at once (see lfs.record)."""
+def build_commit(hub: Hub, actor: Actor, ref: RepoRef, head: str, req: CommitRequest, linked: dict[str, int]) -> str:
+    """Write the objects of `req` applied on `head` (no ref moves) and record its LFS objects in the
+    database, so that the caller may move the ref at once (see lfs.record); the commit id."""
     changes, new_objects = _materialize(hub, ref.git, ref, head, req.operations, linked)
     try:
         tree = ref.git.build_tree(head, changes)
@@ -117,7 +115,7 @@ def build_commit(
     if fresh:
         with hub.db.write() as session:
             lfs.record(session, ref.row.id, fresh)
-    return commit, new_objects
+    return commit
 
 
 def create_commit(
@@ -139,7 +137,7 @@ def create_commit(
                     "The branch was updated since you opened this page. Please refresh and try again "
                     f"(parent commit {req.parent_commit} is not the head {head} of {revision})."
                 )
-            commit, new_objects = build_commit(hub, actor, ref, head, req, linked)
+            commit = build_commit(hub, actor, ref, head, req, linked)
             try:
                 git.update_ref(name, commit, head)
                 break
@@ -148,7 +146,7 @@ def create_commit(
                     raise Conflict(f"{revision} was updated by someone else during this commit; retry") from None
         # Still under the lock: metadata updates of one repository apply in commit order, so the recorded
         # head is never overtaken by an older commit's.
-        after_commit(hub, ref, name, commit, new_objects)
+        after_commit(hub, ref, name, commit)
     hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit, ref
 
@@ -205,11 +203,10 @@ def _gitattributes(git: GitRepo, head: str, ops: list[Operation]) -> str:
     return git.read_blob(entry.oid).decode("utf-8", "replace")
 
 
-def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str, new_objects: dict[str, int]) -> None:
-    """Record what the commit changed in the metadata: head, card data (main only), used storage, and its
-    LFS objects again (a no-op for build_commit's, which recorded them before the ref moved)."""
+def after_commit(hub: Hub, ref: RepoRef, ref_name: str, commit: str) -> None:
+    """Record what a ref move changed in the metadata: head, card data (main only), used storage. Its LFS
+    objects were recorded before the ref moved, by whoever moved it (see lfs.record)."""
     with hub.db.write() as session:
-        lfs.record(session, ref.row.id, new_objects)
         lfs_total = session.scalar(
             select(func.coalesce(func.sum(LfsObject.size), 0)).where(LfsObject.repo_id == ref.row.id)
         )

@@ -272,9 +272,9 @@ def after_push(hub: Hub, ref: RepoRef, before: dict[str, str], actor: Actor | No
                 pulls.record_push(hub, ref, actor, name, before.get(name), now[name])
         main = f"refs/heads/{DEFAULT_BRANCH}"
         if main in changed and main in now:
-            after_commit(hub, ref, main, now[main], {})
+            after_commit(hub, ref, main, now[main])
         else:
-            after_commit(hub, ref, changed[0], now.get(changed[0], ZERO), {})
+            after_commit(hub, ref, changed[0], now.get(changed[0], ZERO))
     hooks.emit_refs(hub, ref.row.id, [(name, before.get(name), now.get(name)) for name in changed])
 
 

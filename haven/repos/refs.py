@@ -89,6 +89,6 @@ def super_squash(hub: Hub, actor: Actor, ref: RepoRef, branch: str, message: str
             ref.git.update_ref(name, commit, head)
         except RefUpdateConflict:
             raise Conflict(f"{branch} moved during the squash; retry") from None
-        after_commit(hub, ref, name, commit, {})
+        after_commit(hub, ref, name, commit)
     hooks.emit_refs(hub, ref.row.id, [(name, head, commit)])
     return commit

@@ -20,6 +20,7 @@ from haven.git.store import GitRepo, Put, open_repo
 from haven.hub import Hub
 from haven.jobs.models import Job
 from haven.jobs.queue import LEASE
+from haven.repos import lfs
 from haven.repos.commits import after_commit
 from haven.repos.locks import repo_lock
 from haven.repos.models import Repo
@@ -117,8 +118,10 @@ def publish(hub: Hub, ref: RepoRef, source: str, out: Path, manifest: dict[str, 
         tree = git.build_tree(None, changes)
         message = f"Update parquet files\n\nConverted from {source}.\n"
         commit = git.write_commit(tree, [previous] if previous else [], message, BOT)
+        with hub.db.write() as session:
+            lfs.record(session, ref.row.id, new_objects)
         git.update_ref(PARQUET_REF, commit, previous)
-        after_commit(hub, ref, PARQUET_REF, commit, new_objects)
+        after_commit(hub, ref, PARQUET_REF, commit)
     return commit
 
 
