@@ -24,6 +24,7 @@ from haven.web.core import (
     in_thread,
     redirect,
     render,
+    token_id_field,
     web_router,
 )
 
@@ -166,10 +167,7 @@ async def tokens_post(web: WebDep) -> Response:
         response = await in_thread(_tokens_page, web, token)
         return response
     if action == "revoke":
-        try:
-            token_id = int(field_str(form, "token_id"))
-        except ValueError:
-            raise BadRequest("Unknown token") from None
+        token_id = token_id_field(form)
 
         def revoke() -> None:
             with web.hub.db.write() as session:

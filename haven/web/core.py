@@ -30,7 +30,7 @@ from haven.api.ratelimit import reject_credential
 from haven.auth import sessions
 from haven.auth.permissions import ANONYMOUS, Actor, anonymous
 from haven.db import utcnow
-from haven.errors import Forbidden, HavenError
+from haven.errors import BadRequest, Forbidden, HavenError
 from haven.hub import Hub
 from haven.names import URL_PREFIX
 from haven.ops.middleware import note_user
@@ -133,6 +133,14 @@ def _check_csrf(web: Web, sent: object) -> None:
 def field_str(form: FormData, name: str, default: str = "") -> str:
     value = form.get(name)
     return value if isinstance(value, str) else default
+
+
+def token_id_field(form: FormData) -> int:
+    """The token a revoke form names; anything but a number is no token of ours."""
+    try:
+        return int(field_str(form, "token_id"))
+    except ValueError:
+        raise BadRequest("Unknown token") from None
 
 
 # --- templates ---------------------------------------------------------------------------------------------

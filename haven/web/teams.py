@@ -8,7 +8,7 @@ from haven.auth import tokens as token_rules
 from haven.auth.permissions import ROLES
 from haven.errors import BadRequest, HavenError
 from haven.orgs import service as groups
-from haven.web.core import WebDep, checked_form, field_str, in_thread, redirect, render, web_router
+from haven.web.core import WebDep, checked_form, field_str, in_thread, redirect, render, token_id_field, web_router
 
 router = web_router()
 
@@ -73,10 +73,7 @@ def admin_tokens_page(web: WebDep, owner: str = "") -> Response:
 async def admin_tokens_post(web: WebDep) -> Response:
     form = await checked_form(web)
     web.require_login()
-    try:
-        token_id = int(field_str(form, "token_id"))
-    except ValueError:
-        raise BadRequest("Unknown token") from None
+    token_id = token_id_field(form)
 
     def revoke() -> None:
         with web.hub.db.write() as session:
