@@ -52,7 +52,7 @@ QUERIES = [
     ),
     ("author user3, sort downloads", "/api/models", {"author": "user3", "sort": "downloads", "limit": 50}),
     ("sort trendingScore", "/api/models", {"sort": "trendingScore", "limit": 50}),
-    ("datasets search 'wiki'", "/api/datasets", {"search": "wiki", "limit": 50}),
+    ("datasets search 'wikipedia'", "/api/datasets", {"search": "wikipedia", "limit": 50}),
     ("tag counts (facets), search 'bert'", "/api/haven/models/tag-counts", {"search": "bert"}),
 ]
 
