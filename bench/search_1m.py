@@ -16,6 +16,7 @@ listing reached through Link-header cursors. Targets: p50 <= 20 ms and p99 <= 10
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import shutil
@@ -75,10 +76,28 @@ def wrk(url: str, duration: int) -> tuple[float, float, float]:
     return rate, pct("50"), pct("99")
 
 
+def settle(base: str, quick_ms: float = 5.0, timeout: float = 30.0) -> None:
+    """Wait until the server is idle: wrk stops timing at the end of its run, but the server still answers
+    the 16 requests its connections had in flight (the client is gone; the work is not), and a request
+    timed meanwhile shares the process with them. Idle = three GET /api/health in a row under `quick_ms`."""
+    deadline, quick = time.monotonic() + timeout, 0
+    host, port = base.removeprefix("http://").split(":")
+    while quick < 3 and time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        t = time.perf_counter()
+        conn.request("GET", "/api/health")
+        conn.getresponse().read()
+        quick = quick + 1 if (time.perf_counter() - t) * 1000 < quick_ms else 0
+        conn.close()
+        time.sleep(0.05)
+
+
 def client_times(base: str, path: str, params: dict, runs: int) -> tuple[float, float, int]:
-    """p50 / p99 ms of one page through the real client's HTTP session (list_models builds the same URL)."""
+    """p50 / p99 ms of one page through the real client's HTTP session (list_models builds the same URL),
+    once the server is idle (`settle`)."""
     from huggingface_hub.utils import get_session
 
+    settle(base)
     session = get_session()
     url = f"{base}{path}"
     times, n = [], 0
@@ -125,6 +144,7 @@ def measure_round(base: str, queries: list[tuple[str, str, dict]], duration: int
         c50, c99, n = client_times(base, path, params, runs)
         rate, w50, w99 = wrk(f"{base}{path}?{urlencode(params, doseq=True)}", duration)
         out[label] = (rate, w50, w99, c50, c99, n)
+    settle(base)  # before the other server's (--before) pass
     return out
 
 

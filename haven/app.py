@@ -36,7 +36,7 @@ from haven.config import Settings
 from haven.hub import Hub
 from haven.jobs import registry
 from haven.mirror.status import MirrorStatusMiddleware
-from haven.ops import health, metrics
+from haven.ops import health, heap, metrics
 from haven.ops.middleware import RequestObserver, RouteRecorder
 from haven.ratelimit.counters import WindowCounters
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         metrics.process_started()
         jobs.start()
         hub.downloads.start_clock()  # trending scores decay even on days without downloads
+        heap.settle(settings.gc_freeze)  # last: what start-up made lives as long as the process
         yield
         inference.shutdown(app)
         jobs.stop()  # a job cut short runs again later (its lease expires); HTTP shutdown goes first

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     allow_anonymous_read: bool = Field(True, description="Whether public repositories are readable anonymously.")
     allow_signup: bool = Field(True, description="Whether visitors may create accounts on the web sign-up page.")
     session_days: int = Field(30, description="Lifetime in days of a web login session.")
+    gc_freeze: bool = Field(
+        True,
+        description="Move the objects alive once a server worker has started out of the cyclic garbage "
+        "collector's reach (gc.freeze), so that its full passes do not stall requests for long.",
+    )
     job_workers: int = Field(
         1,
         description="Background job threads per lane per server process (metadata, scans, webhooks; dataset "

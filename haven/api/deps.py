@@ -7,6 +7,7 @@ import binascii
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from haven.auth.permissions import Actor, anonymous
 from haven.errors import InvalidToken
@@ -14,7 +15,8 @@ from haven.hub import Hub
 from haven.ops.middleware import note_user
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    """Async (it never blocks): FastAPI runs a sync dependency in a worker thread, a hop per request."""
     return request.app.state.hub
 
 
@@ -45,5 +47,13 @@ def get_actor(request: Request) -> Actor:
     return actor
 
 
+async def actor_of(request: Request) -> Actor:
+    """The caller, for ActorDep: without credentials on the event loop (no thread hop for anonymous reads);
+    a token may need the database, so its lookup runs in a worker thread as a sync dependency would."""
+    if request.headers.get("authorization") is None:
+        return anonymous(request.app.state.hub.settings.mirror_require_login)
+    return await run_in_threadpool(get_actor, request)
+
+
 HubDep = Annotated[Hub, Depends(get_hub)]
-ActorDep = Annotated[Actor, Depends(get_actor)]
+ActorDep = Annotated[Actor, Depends(actor_of)]

@@ -10,9 +10,13 @@ from haven.repos.models import Repo
 
 
 def iso(dt: datetime | None) -> str | None:
+    """Milliseconds and a Z, as the Hub writes dates (the value is UTC; an offset, if any, is dropped).
+    isoformat rather than strftime: a listing page formats 100 dates, and strftime is 3x slower."""
     if dt is None:
         return None
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    if dt.tzinfo is not None:
+        dt = dt.replace(tzinfo=None)
+    return dt.isoformat(timespec="milliseconds") + "Z"
 
 
 def repo_summary(row: Repo) -> dict[str, Any]:

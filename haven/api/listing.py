@@ -134,7 +134,7 @@ def list_spaces(request: Request, hub: HubDep, actor: ActorDep) -> JSON:
 
 def _counts(hub: Hub, actor: Actor, q: Query, top: int) -> dict[str, Any]:
     with hub.db.read() as session:
-        result = count_tags(session, actor, q, top)
+        result = count_tags(session, actor, q, top, reopen=hub.db.read)  # an expired count is recounted aside
     by_type: dict[str, dict[str, int]] = {}
     for tag, n in result.counts:
         by_type.setdefault(tag_type(tag, q.repo_type), {})[tag] = n

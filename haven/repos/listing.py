@@ -17,9 +17,12 @@ Search terms go through haven.search, which hides the engine (SQLite FTS5 or Pos
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -406,8 +409,12 @@ def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], st
 
 SAMPLE = 10_000  # tag counts cover at most this many matching repositories (the first in sort order)
 FACET_TTL = 30.0
+# Past its TTL a count is still served for this long while one thread counts again (see count_tags).
+FACET_STALE = 300.0
 _facet_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _facet_lock = threading.Lock()
+_recounting: set[tuple[Any, ...]] = set()
+log = logging.getLogger("haven")
 
 
 @dataclass
@@ -418,17 +425,66 @@ class TagCounts:
     authors: list[tuple[str, int]] = field(default_factory=list)  # namespace -> repositories, same sample
 
 
-def count_tags(session: Session, actor: Actor, q: Query, top: int = 100) -> TagCounts:
+def count_tags(
+    session: Session,
+    actor: Actor,
+    q: Query,
+    top: int = 100,
+    reopen: Callable[[], AbstractContextManager[Session]] | None = None,
+) -> TagCounts:
     """Tag -> number of matching repositories, for the listing's facets. Bounded: at most SAMPLE
-    repositories (the first in the query's order) are counted; results are kept FACET_TTL seconds."""
+    repositories (the first in the query's order) are counted; results are kept FACET_TTL seconds.
+
+    A count takes seconds at a million repositories. With `reopen` (how to open a session of one's own),
+    an expired count is still answered for up to FACET_STALE seconds while one background thread counts
+    again, so that no request waits for it; without, or older than that, the caller counts."""
     key = (
         q.repo_type, tuple(q.search), q.author, tuple(sorted(q.tags)), q.sort, q.gated, top,
         actor.visibility_key(),
     )  # fmt: skip
     now = time.monotonic()
     hit = _facet_cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[no-any-return]
+    if hit is not None:
+        fresh_until, result = hit
+        if fresh_until > now:
+            return result  # type: ignore[no-any-return]
+        if reopen is not None and fresh_until + FACET_STALE > now:
+            _recount_later(key, reopen, actor, q, top)
+            return result  # type: ignore[no-any-return]
+    return _keep(key, _tally(session, actor, q, top))
+
+
+def _recount_later(
+    key: tuple[Any, ...], reopen: Callable[[], AbstractContextManager[Session]], actor: Actor, q: Query, top: int
+) -> None:
+    """Count `key` again in a thread of its own, unless one already does."""
+    with _facet_lock:
+        if key in _recounting:
+            return
+        _recounting.add(key)
+
+    def recount() -> None:
+        try:
+            with reopen() as session:
+                _keep(key, _tally(session, actor, q, top))
+        except Exception:  # the expired count stays; the next request past it tries again
+            log.exception("recounting tags failed")
+        finally:
+            with _facet_lock:
+                _recounting.discard(key)
+
+    threading.Thread(target=recount, name="haven-facets", daemon=True).start()
+
+
+def _keep(key: tuple[Any, ...], result: TagCounts) -> TagCounts:
+    with _facet_lock:
+        if len(_facet_cache) > 1000:
+            _facet_cache.clear()
+        _facet_cache[key] = (time.monotonic() + FACET_TTL, result)
+    return result
+
+
+def _tally(session: Session, actor: Actor, q: Query, top: int) -> TagCounts:
     plan = _plan(session, actor, Query(**{**q.__dict__, "cursor": None}))
     ids = [r[0] for r in _select(session, plan, SAMPLE + 1)]
     exact = len(ids) <= SAMPLE
@@ -441,17 +497,12 @@ def count_tags(session: Session, actor: Actor, q: Query, top: int = 100) -> TagC
         counts.update({tag: n for tag, n in session.execute(stmt)})
         stmt = select(Repo.namespace, func.count()).where(Repo.id.in_(chunk)).group_by(Repo.namespace)
         authors.update({name: n for name, n in session.execute(stmt)})
-    result = TagCounts(
+    return TagCounts(
         sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top],
         len(ids),
         exact,
         sorted(authors.items(), key=lambda kv: (-kv[1], kv[0]))[:top],
     )
-    with _facet_lock:
-        if len(_facet_cache) > 1000:
-            _facet_cache.clear()
-        _facet_cache[key] = (now + FACET_TTL, result)
-    return result
 
 
 # Kinds of tags, as the Hub groups them in /api/models-tags-by-type.
