@@ -1,0 +1,337 @@
+"""Single rows out of a Parquet row group, decoding only the data pages that hold them.
+
+pyarrow reads a column chunk whole: one row of an 8,000-row group costs the decompression and decoding of
+all 8,000, which is most of a page of /search rows spread over many row groups (a rare word's 100 rows sit
+in ~100 row groups). The conversion writes small data pages (~16 KB, see convert.py), so a row's value is in
+one of them: the page headers of the chunk are walked (compact Thrift, a few fields each) and only the page
+holding the row (and the chunk's dictionary page, if its values are dictionary-encoded) is decompressed.
+
+Only what the conversion writes for flat columns is decoded here: data pages v1, PLAIN and RLE_DICTIONARY,
+required or optional primitive columns (integers, floats, booleans, strings, binaries, dates). Any other
+column (nested, timestamps, decimals, other encodings, or pages too large to be worth walking) is read by
+pyarrow as before, so every answer is the one pyarrow gives."""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from haven.viewer.splits import footer
+
+MAX_WALK = 2_048  # values walked in one PLAIN BYTE_ARRAY page; beyond this pyarrow's whole-chunk read is quicker
+CODECS = {
+    "UNCOMPRESSED": None,
+    "ZSTD": "zstd",
+    "SNAPPY": "snappy",
+    "GZIP": "gzip",
+    "BROTLI": "brotli",
+    "LZ4_RAW": "lz4_raw",
+}
+PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY = 0, 2, 8
+DATA_PAGE, DICTIONARY_PAGE = 0, 2
+FIXED = {"INT32": "<i", "INT64": "<q", "FLOAT": "<f", "DOUBLE": "<d"}
+# Arrow types whose Parquet physical type holds the value as is (timestamps are not: seconds are stored as ms).
+PHYSICAL: dict[str, Callable[[pa.DataType], bool]] = {
+    "INT32": lambda t: (
+        pa.types.is_int8(t)
+        or pa.types.is_int16(t)
+        or pa.types.is_int32(t)
+        or pa.types.is_uint8(t)
+        or pa.types.is_uint16(t)
+        or pa.types.is_uint32(t)
+        or pa.types.is_date32(t)
+    ),
+    "INT64": lambda t: pa.types.is_int64(t) or pa.types.is_uint64(t),
+    "FLOAT": pa.types.is_float32,
+    "DOUBLE": pa.types.is_float64,
+    "BOOLEAN": pa.types.is_boolean,
+    "BYTE_ARRAY": lambda t: (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+    ),
+}
+
+
+class Unsupported(Exception):
+    """This column chunk is not one the page reader decodes: pyarrow reads it."""
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A flat column the page reader can decode: its leaf index in the file, physical type and definition level."""
+
+    index: int
+    physical: str
+    max_def: int
+    type: pa.DataType
+
+
+@lru_cache(maxsize=256)
+def layout(path: str) -> tuple[pa.Schema, dict[str, Leaf]]:
+    """A file's Arrow schema and decodable columns (files are immutable: worked out once per process)."""
+    meta = footer(path)
+    return meta.schema.to_arrow_schema(), leaves(meta)
+
+
+def leaves(meta: pq.FileMetaData) -> dict[str, Leaf]:
+    """The file's top-level columns that are flat and of a supported type, by name."""
+    schema, out, leaf = meta.schema.to_arrow_schema(), {}, 0
+    for field in schema:
+        n = _leaf_count(field.type)
+        column = meta.schema.column(leaf)
+        if (
+            n == 1
+            and column.max_repetition_level == 0
+            and column.max_definition_level <= 1
+            and column.path == field.name
+            and PHYSICAL.get(column.physical_type, lambda _: False)(field.type)
+        ):
+            out[field.name] = Leaf(leaf, column.physical_type, column.max_definition_level, field.type)
+        leaf += n
+    return out
+
+
+def _leaf_count(kind: pa.DataType) -> int:
+    if pa.types.is_struct(kind):
+        return sum(_leaf_count(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_map(kind):
+        return _leaf_count(kind.key_type) + _leaf_count(kind.item_type)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _leaf_count(kind.value_type)
+    return 1
+
+
+def take(path: str, group: int, positions: list[int]) -> pa.Table:
+    """Rows `positions` (sorted, distinct) of row group `group`, as pyarrow's read_row_group(...).take(...)."""
+    meta = footer(path)
+    schema, flat = layout(path)
+    arrays: dict[str, pa.Array] = {}
+    with open(path, "rb") as f:
+        for name, leaf in flat.items():
+            try:
+                arrays[name] = _column(f.fileno(), meta.row_group(group).column(leaf.index), leaf, positions)
+            except Unsupported:
+                continue
+    rest = [n for n in schema.names if n not in arrays]
+    if rest:
+        table = pq.ParquetFile(path, metadata=meta).read_row_group(group, columns=rest).take(positions)
+        arrays.update({n: table.column(n) for n in rest})
+    return pa.table([arrays[n] for n in schema.names], schema=schema)
+
+
+def _column(fd: int, chunk: Any, leaf: Leaf, positions: list[int]) -> pa.Array:
+    """The values at `positions` of one column chunk, decoding only the pages holding them."""
+    codec = CODECS.get(chunk.compression, "unknown")
+    if codec == "unknown":
+        raise Unsupported(chunk.compression)
+    start = chunk.data_page_offset
+    if chunk.has_dictionary_page and chunk.dictionary_page_offset:
+        start = min(start, chunk.dictionary_page_offset)
+    buf = os.pread(fd, chunk.total_compressed_size, start)
+    values: list[Any] = []
+    dictionary_page: tuple[bytes, int] | None = None
+    pos, first, wanted = 0, 0, 0
+    while wanted < len(positions):
+        if pos >= len(buf):
+            raise Unsupported("rows beyond the chunk")
+        header, pos = _struct(buf, pos)
+        kind, size, body_size = header.get(1), header.get(2, 0), header.get(3, 0)
+        body = buf[pos : pos + body_size]
+        pos += body_size
+        if kind == DICTIONARY_PAGE:
+            dictionary_page = (body, size)  # decompressed only if a wanted value is dictionary-encoded
+            continue
+        if kind != DATA_PAGE:
+            if kind == 3:
+                raise Unsupported("data page v2")
+            continue
+        count = header[5][1]
+        if positions[wanted] >= first + count:
+            first += count
+            continue
+        page = _decompress(body, size, codec)
+        here = []
+        while wanted < len(positions) and positions[wanted] < first + count:
+            here.append(positions[wanted] - first)
+            wanted += 1
+        values += _page_values(page, header[5], count, here, leaf, lambda d=dictionary_page: _dictionary(d, codec))
+        first += count
+    return _array(values, leaf)
+
+
+def _dictionary(page: tuple[bytes, int] | None, codec: str | None) -> memoryview:
+    if page is None:
+        raise Unsupported("dictionary-encoded values without a dictionary page")
+    return _decompress(page[0], page[1], codec)
+
+
+def _page_values(
+    page: memoryview,
+    header: dict[int, Any],
+    count: int,
+    here: list[int],
+    leaf: Leaf,
+    dictionary: Callable[[], memoryview],
+) -> list[Any]:
+    """Values at positions `here` of a v1 data page of `count` values (None for nulls)."""
+    pos, slots = 0, np.arange(count)
+    if leaf.max_def:
+        (length,) = struct.unpack_from("<I", page, 0)
+        levels = _hybrid(page, 4, 4 + length, 1, max(here) + 1)  # the levels up to the last wanted value
+        pos = 4 + length
+        slots = np.cumsum(levels) - 1  # the i-th value's index among the non-null ones
+        present = levels.astype(bool)
+    encoding = header.get(2)
+    wanted = [None if leaf.max_def and not present[i] else int(slots[i]) for i in here]
+    if encoding == PLAIN:
+        return _plain(page, pos, leaf.physical, wanted)
+    if encoding in (PLAIN_DICTIONARY, RLE_DICTIONARY):
+        n = int(slots[max(here)]) + 1  # the indices up to the last wanted one
+        indices = _hybrid(page, pos + 1, len(page), page[pos], n) if n else np.zeros(0, np.int64)
+        keys = [None if k is None else int(indices[k]) for k in wanted]
+        return _plain(dictionary(), 0, leaf.physical, keys)
+    raise Unsupported(f"encoding {encoding}")
+
+
+def _plain(data: bytes, pos: int, physical: str, wanted: list[int | None]) -> list[Any]:
+    """PLAIN-encoded values number `wanted` (None stays None) of a buffer starting at `pos`."""
+    if physical in FIXED:
+        fmt = FIXED[physical]
+        width = struct.calcsize(fmt)
+        return [None if k is None else struct.unpack_from(fmt, data, pos + k * width)[0] for k in wanted]
+    if physical == "BOOLEAN":
+        return [None if k is None else bool(data[pos + k // 8] >> (k % 8) & 1) for k in wanted]
+    last = max((k for k in wanted if k is not None), default=-1)
+    if last >= MAX_WALK:
+        raise Unsupported("page too large to walk")
+    starts: list[int] = []
+    for _ in range(last + 1):  # BYTE_ARRAY: each value is a 4-byte length and its bytes
+        starts.append(pos)
+        pos += 4 + struct.unpack_from("<I", data, pos)[0]
+    out: list[Any] = []
+    for k in wanted:
+        if k is None:
+            out.append(None)
+            continue
+        (n,) = struct.unpack_from("<I", data, starts[k])
+        out.append(bytes(data[starts[k] + 4 : starts[k] + 4 + n]))
+    return out
+
+
+def _array(values: list[Any], leaf: Leaf) -> pa.Array:
+    kind = leaf.type
+    if pa.types.is_uint64(kind) or pa.types.is_uint32(kind):
+        mask = (1 << (64 if pa.types.is_uint64(kind) else 32)) - 1
+        values = [None if v is None else v & mask for v in values]
+    if leaf.physical == "BYTE_ARRAY":
+        return pa.array(values, pa.large_binary()).cast(kind)
+    if pa.types.is_date32(kind):
+        return pa.array(values, pa.int32()).cast(kind)
+    return pa.array(values, kind)
+
+
+def _decompress(body: bytes, size: int, codec: str | None) -> memoryview:
+    if codec is None:
+        return memoryview(body)
+    return memoryview(pa.decompress(body, decompressed_size=size, codec=codec)).cast("B")  # bytes, not signed chars
+
+
+def _hybrid(data: bytes, pos: int, end: int, width: int, count: int) -> np.ndarray:
+    """The first `count` values of an RLE / bit-packed hybrid run sequence of `width`-bit values."""
+    out = np.zeros(count, np.int64)
+    done = 0
+    mask = (1 << width) - 1
+    size = (width + 7) // 8
+    while done < count and pos < end:
+        header, pos = _varint(data, pos)
+        if header & 1:  # bit-packed: (header >> 1) groups of 8 values
+            n = (header >> 1) * 8
+            if pos + n * width // 8 > end:
+                raise Unsupported("truncated bit-packed run")
+            raw = np.frombuffer(data, np.uint8, n * width // 8, pos)
+            bits = np.unpackbits(raw, bitorder="little")
+            chunk = bits if width == 1 else _weigh(bits.reshape(n, width), width)
+            pos += n * width // 8
+        else:  # a run of one value
+            n = header >> 1
+            chunk = np.full(n, int.from_bytes(bytes(data[pos : pos + size]), "little") & mask, np.int64)
+            pos += size
+        take = min(n, count - done)
+        out[done : done + take] = chunk[:take]
+        done += take
+    return out
+
+
+def _weigh(bits: np.ndarray, width: int) -> np.ndarray:
+    if not width:
+        return np.zeros(len(bits), np.int64)
+    return (bits.astype(np.int64) << np.arange(width, dtype=np.int64)).sum(axis=1)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _zigzag(n: int) -> int:
+    return (n >> 1) ^ -(n & 1)
+
+
+def _struct(data: bytes, pos: int) -> tuple[dict[int, Any], int]:
+    """A compact-protocol Thrift struct as {field id: value} (nested structs as dicts, lists as lists)."""
+    out: dict[int, Any] = {}
+    field = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        if byte == 0:
+            return out, pos
+        delta, kind = byte >> 4, byte & 0x0F
+        if delta:
+            field += delta
+        else:
+            raw, pos = _varint(data, pos)
+            field = _zigzag(raw)
+        out[field], pos = _value(data, pos, kind)
+
+
+def _value(data: bytes, pos: int, kind: int) -> tuple[Any, int]:
+    if kind in (1, 2):  # booleans are in the type nibble
+        return kind == 1, pos
+    if kind == 3:
+        return data[pos], pos + 1
+    if kind in (4, 5, 6):
+        raw, pos = _varint(data, pos)
+        return _zigzag(raw), pos
+    if kind == 7:
+        return struct.unpack_from("<d", data, pos)[0], pos + 8
+    if kind == 8:
+        n, pos = _varint(data, pos)
+        return data[pos : pos + n], pos + n
+    if kind in (9, 10):
+        head = data[pos]
+        pos += 1
+        n, element = head >> 4, head & 0x0F
+        if n == 15:
+            n, pos = _varint(data, pos)
+        items = []
+        for _ in range(n):
+            item, pos = _value(data, pos, element)
+            items.append(item)
+        return items, pos
+    if kind == 12:
+        return _struct(data, pos)
+    raise Unsupported(f"thrift type {kind}")
