@@ -110,8 +110,18 @@ def _leaf_count(kind: pa.DataType) -> int:
 
 def take(path: str, group: int, positions: list[int]) -> pa.Table:
     """Rows `positions` (sorted, distinct) of row group `group`, as pyarrow's read_row_group(...).take(...)."""
-    meta = footer(path)
-    schema, flat = layout(path)
+    schema = layout(path)[0]
+    arrays: dict[str, Any] = read_flat(path, group, positions)
+    rest = [n for n in schema.names if n not in arrays]
+    if rest:
+        table = pq.ParquetFile(path, metadata=footer(path)).read_row_group(group, columns=rest).take(positions)
+        arrays.update({n: table.column(n) for n in rest})
+    return pa.table([arrays[n] for n in schema.names], schema=schema)
+
+
+def read_flat(path: str, group: int, positions: list[int]) -> dict[str, pa.Array]:
+    """The values at `positions` of the columns decoded from their pages (the others are left out)."""
+    meta, (_, flat) = footer(path), layout(path)
     arrays: dict[str, pa.Array] = {}
     with open(path, "rb") as f:
         for name, leaf in flat.items():
@@ -119,11 +129,26 @@ def take(path: str, group: int, positions: list[int]) -> pa.Table:
                 arrays[name] = _column(f.fileno(), meta.row_group(group).column(leaf.index), leaf, positions)
             except Unsupported:
                 continue
-    rest = [n for n in schema.names if n not in arrays]
-    if rest:
-        table = pq.ParquetFile(path, metadata=meta).read_row_group(group, columns=rest).take(positions)
-        arrays.update({n: table.column(n) for n in rest})
-    return pa.table([arrays[n] for n in schema.names], schema=schema)
+    return arrays
+
+
+def chunk_pages(path: str, chunk: Any) -> list[tuple[int, int]]:
+    """(page type, uncompressed size) of each page of a column chunk: what the writer made of it."""
+    with open(path, "rb") as f:
+        buf = os.pread(f.fileno(), chunk.total_compressed_size, _chunk_start(chunk))
+    out, pos = [], 0
+    while pos < len(buf):
+        header, pos = _struct(buf, pos)
+        out.append((header.get(1, -1), header.get(2, 0)))
+        pos += header.get(3, 0)
+    return out
+
+
+def _chunk_start(chunk: Any) -> int:
+    start = chunk.data_page_offset
+    if chunk.has_dictionary_page and chunk.dictionary_page_offset:
+        start = min(start, chunk.dictionary_page_offset)
+    return start
 
 
 def _column(fd: int, chunk: Any, leaf: Leaf, positions: list[int]) -> pa.Array:
@@ -131,10 +156,7 @@ def _column(fd: int, chunk: Any, leaf: Leaf, positions: list[int]) -> pa.Array:
     codec = CODECS.get(chunk.compression, "unknown")
     if codec == "unknown":
         raise Unsupported(chunk.compression)
-    start = chunk.data_page_offset
-    if chunk.has_dictionary_page and chunk.dictionary_page_offset:
-        start = min(start, chunk.dictionary_page_offset)
-    buf = os.pread(fd, chunk.total_compressed_size, start)
+    buf = os.pread(fd, chunk.total_compressed_size, _chunk_start(chunk))
     values: list[Any] = []
     dictionary_page: tuple[bytes, int] | None = None
     pos, first, wanted = 0, 0, 0
