@@ -17,10 +17,9 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -156,36 +155,73 @@ def _column(fd: int, chunk: Any, leaf: Leaf, positions: list[int]) -> pa.Array:
     codec = CODECS.get(chunk.compression, "unknown")
     if codec == "unknown":
         raise Unsupported(chunk.compression)
-    buf = os.pread(fd, chunk.total_compressed_size, _chunk_start(chunk))
+    buf = memoryview(os.pread(fd, chunk.total_compressed_size, _chunk_start(chunk)))
     values: list[Any] = []
-    dictionary_page: tuple[bytes, int] | None = None
+    dictionary_page: tuple[memoryview, int] | None = None
     pos, first, wanted = 0, 0, 0
     while wanted < len(positions):
         if pos >= len(buf):
             raise Unsupported("rows beyond the chunk")
-        header, pos = _struct(buf, pos)
-        kind, size, body_size = header.get(1), header.get(2, 0), header.get(3, 0)
-        body = buf[pos : pos + body_size]
-        pos += body_size
+        kind, size, body_size, inner, pos = _page_header(buf, pos)
+        start, pos = pos, pos + body_size
         if kind == DICTIONARY_PAGE:
-            dictionary_page = (body, size)  # decompressed only if a wanted value is dictionary-encoded
+            dictionary_page = (buf[start:pos], size)  # decompressed only if a wanted value is dictionary-encoded
             continue
         if kind != DATA_PAGE:
             if kind == 3:
                 raise Unsupported("data page v2")
             continue
-        count = header[5][1]
+        count = inner[1]
         if positions[wanted] >= first + count:
             first += count
             continue
-        page = _decompress(body, size, codec)
+        page = _decompress(buf[start:pos], size, codec)
         here = []
         while wanted < len(positions) and positions[wanted] < first + count:
             here.append(positions[wanted] - first)
             wanted += 1
-        values += _page_values(page, header[5], count, here, leaf, lambda d=dictionary_page: _dictionary(d, codec))
+        values += _page_values(page, inner, count, here, leaf, lambda d=dictionary_page: _dictionary(d, codec))
         first += count
     return _array(values, leaf)
+
+
+def _page_header(buf: memoryview, pos: int) -> tuple[int, int, int, dict[int, Any], int]:
+    """A PageHeader's type, uncompressed and compressed sizes and the fields of its data or dictionary page
+    header, and where the page's bytes start (the common fields read inline: headers are most of a walk)."""
+    kind = size = body = 0
+    inner: dict[int, Any] = {}
+    field = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        if byte == 0:
+            return kind, size, body, inner, pos
+        delta, type_ = byte >> 4, byte & 0x0F
+        field = field + delta if delta else -1
+        if type_ == 5 and 1 <= field <= 3:  # the three i32 fields every header starts with
+            shift = raw = 0
+            while True:
+                b = buf[pos]
+                pos += 1
+                raw |= (b & 0x7F) << shift
+                if b < 0x80:
+                    break
+                shift += 7
+            value = (raw >> 1) ^ -(raw & 1)
+            if field == 1:
+                kind = value
+            elif field == 2:
+                size = value
+            else:
+                body = value
+            continue
+        if field == -1:
+            pos -= 1
+            rest, pos = _struct(buf, pos, field=0, known={1: kind, 2: size, 3: body})
+            return kind, size, body, rest.get(5) or rest.get(7) or rest.get(8) or {}, pos
+        value, pos = _value(buf, pos, type_)
+        if field in (5, 7, 8):
+            inner = value
 
 
 def _dictionary(page: tuple[bytes, int] | None, codec: str | None) -> memoryview:
@@ -203,22 +239,21 @@ def _page_values(
     dictionary: Callable[[], memoryview],
 ) -> list[Any]:
     """Values at positions `here` of a v1 data page of `count` values (None for nulls)."""
-    pos, slots = 0, np.arange(count)
+    pos, wanted = 0, list(here)
     if leaf.max_def:
         (length,) = struct.unpack_from("<I", page, 0)
-        levels = _hybrid(page, 4, 4 + length, 1, max(here) + 1)  # the levels up to the last wanted value
+        levels = _hybrid_at(page, 4, 4 + length, 1, here, prefix=True)  # (level, non-null values before it)
         pos = 4 + length
-        slots = np.cumsum(levels) - 1  # the i-th value's index among the non-null ones
-        present = levels.astype(bool)
+        wanted = [before if level else None for level, before in levels]
     encoding = header.get(2)
-    wanted = [None if leaf.max_def and not present[i] else int(slots[i]) for i in here]
     if encoding == PLAIN:
         return _plain(page, pos, leaf.physical, wanted)
     if encoding in (PLAIN_DICTIONARY, RLE_DICTIONARY):
-        n = int(slots[max(here)]) + 1  # the indices up to the last wanted one
-        indices = _hybrid(page, pos + 1, len(page), page[pos], n) if n else np.zeros(0, np.int64)
-        keys = [None if k is None else int(indices[k]) for k in wanted]
-        return _plain(dictionary(), 0, leaf.physical, keys)
+        present = [k for k in wanted if k is not None]
+        found = dict(
+            zip(present, (v for v, _ in _hybrid_at(page, pos + 1, len(page), page[pos], present)), strict=True)
+        )
+        return _plain(dictionary(), 0, leaf.physical, [None if k is None else found[k] for k in wanted])
     raise Unsupported(f"encoding {encoding}")
 
 
@@ -259,42 +294,54 @@ def _array(values: list[Any], leaf: Leaf) -> pa.Array:
     return pa.array(values, kind)
 
 
-def _decompress(body: bytes, size: int, codec: str | None) -> memoryview:
+def _decompress(body: memoryview, size: int, codec: str | None) -> memoryview:
     if codec is None:
-        return memoryview(body)
-    return memoryview(pa.decompress(body, decompressed_size=size, codec=codec)).cast("B")  # bytes, not signed chars
+        return body
+    return memoryview(_codec(codec).decompress(body, decompressed_size=size)).cast("B")  # bytes, not signed chars
 
 
-def _hybrid(data: bytes, pos: int, end: int, width: int, count: int) -> np.ndarray:
-    """The first `count` values of an RLE / bit-packed hybrid run sequence of `width`-bit values."""
-    out = np.zeros(count, np.int64)
-    done = 0
-    mask = (1 << width) - 1
+@cache
+def _codec(name: str) -> pa.Codec:
+    return pa.Codec(name)
+
+
+def _hybrid_at(
+    data: memoryview, pos: int, end: int, width: int, at: list[int], prefix: bool = False
+) -> list[tuple[int, int]]:
+    """Values number `at` (sorted) of an RLE / bit-packed hybrid run sequence of `width`-bit values, walking
+    the runs without decoding the others; with `prefix`, also the sum of the values before each (for
+    definition levels: the index of the value among the non-null ones)."""
+    out: list[tuple[int, int]] = []
+    first = total = 0  # the first value number of the current run; the sum of the values before it
     size = (width + 7) // 8
-    while done < count and pos < end:
+    i = 0
+    while i < len(at):
+        if pos >= end:
+            raise Unsupported("run sequence shorter than its values")
         header, pos = _varint(data, pos)
-        if header & 1:  # bit-packed: (header >> 1) groups of 8 values
-            n = (header >> 1) * 8
-            if pos + n * width // 8 > end:
+        if header & 1:  # bit-packed: (header >> 1) groups of 8 values, least significant bit first
+            n, nbytes = (header >> 1) * 8, (header >> 1) * width
+            if pos + nbytes > end:
                 raise Unsupported("truncated bit-packed run")
-            raw = np.frombuffer(data, np.uint8, n * width // 8, pos)
-            bits = np.unpackbits(raw, bitorder="little")
-            chunk = bits if width == 1 else _weigh(bits.reshape(n, width), width)
-            pos += n * width // 8
+            bits = int.from_bytes(data[pos : pos + nbytes], "little")
+            mask = (1 << width) - 1
+            while i < len(at) and at[i] < first + n:
+                k = at[i] - first
+                below = (bits & ((1 << k) - 1)).bit_count() if prefix else 0  # width 1 when prefixes are asked
+                out.append(((bits >> (k * width)) & mask, total + below))
+                i += 1
+            total += bits.bit_count() if prefix else 0
+            pos += nbytes
         else:  # a run of one value
             n = header >> 1
-            chunk = np.full(n, int.from_bytes(bytes(data[pos : pos + size]), "little") & mask, np.int64)
+            value = int.from_bytes(data[pos : pos + size], "little")
             pos += size
-        take = min(n, count - done)
-        out[done : done + take] = chunk[:take]
-        done += take
+            while i < len(at) and at[i] < first + n:
+                out.append((value, total + value * (at[i] - first)))
+                i += 1
+            total += value * n
+        first += n
     return out
-
-
-def _weigh(bits: np.ndarray, width: int) -> np.ndarray:
-    if not width:
-        return np.zeros(len(bits), np.int64)
-    return (bits.astype(np.int64) << np.arange(width, dtype=np.int64)).sum(axis=1)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -312,10 +359,9 @@ def _zigzag(n: int) -> int:
     return (n >> 1) ^ -(n & 1)
 
 
-def _struct(data: bytes, pos: int) -> tuple[dict[int, Any], int]:
+def _struct(data: bytes, pos: int, field: int = 0, known: dict[int, Any] | None = None) -> tuple[dict[int, Any], int]:
     """A compact-protocol Thrift struct as {field id: value} (nested structs as dicts, lists as lists)."""
-    out: dict[int, Any] = {}
-    field = 0
+    out: dict[int, Any] = dict(known or {})
     while True:
         byte = data[pos]
         pos += 1
