@@ -199,15 +199,8 @@ def _page_header(buf: memoryview, pos: int) -> tuple[int, int, int, dict[int, An
         delta, type_ = byte >> 4, byte & 0x0F
         field = field + delta if delta else -1
         if type_ == 5 and 1 <= field <= 3:  # the three i32 fields every header starts with
-            shift = raw = 0
-            while True:
-                b = buf[pos]
-                pos += 1
-                raw |= (b & 0x7F) << shift
-                if b < 0x80:
-                    break
-                shift += 7
-            value = (raw >> 1) ^ -(raw & 1)
+            raw, pos = _varint(buf, pos)
+            value = _zigzag(raw)
             if field == 1:
                 kind = value
             elif field == 2:
