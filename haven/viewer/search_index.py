@@ -181,6 +181,10 @@ INDEX_SCHEMA = pa.schema(
 )
 
 
+# Sorted row numbers are small steps apart: delta-encoded, the lists take ~30% less than zstd alone makes of them.
+DELTAS = {name: "DELTA_BINARY_PACKED" for name in INDEX_SCHEMA.names if name != "word"}
+
+
 def _merge(runs: list[Path], path: Path, work: Path) -> tuple[int, int]:
     """One row per word with its sorted row groups (and rows, for rare words), in word order, in bounded memory;
     returns (words, rows listed)."""
@@ -194,7 +198,9 @@ def _merge(runs: list[Path], path: Path, work: Path) -> tuple[int, int]:
     entries = postings = 0
     with (
         duckdb.connect(":memory:", config=config) as con,
-        pq.ParquetWriter(path, INDEX_SCHEMA, compression="zstd") as out,
+        pq.ParquetWriter(
+            path, INDEX_SCHEMA, compression="zstd", use_dictionary=["word"], column_encoding=DELTAS
+        ) as out,
     ):
         # Sorting spills to disk; the lists are then built here a few thousand words at a time.
         reader = con.sql(
