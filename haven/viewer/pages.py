@@ -187,34 +187,10 @@ def _column(fd: int, chunk: Any, leaf: Leaf, positions: list[int]) -> pa.Array:
 
 def _page_header(buf: memoryview, pos: int) -> tuple[int, int, int, dict[int, Any], int]:
     """A PageHeader's type, uncompressed and compressed sizes and the fields of its data or dictionary page
-    header, and where the page's bytes start (the common fields read inline: headers are most of a walk)."""
-    kind = size = body = 0
-    inner: dict[int, Any] = {}
-    field = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        if byte == 0:
-            return kind, size, body, inner, pos
-        delta, type_ = byte >> 4, byte & 0x0F
-        field = field + delta if delta else -1
-        if type_ == 5 and 1 <= field <= 3:  # the three i32 fields every header starts with
-            raw, pos = _varint(buf, pos)
-            value = _zigzag(raw)
-            if field == 1:
-                kind = value
-            elif field == 2:
-                size = value
-            else:
-                body = value
-            continue
-        if field == -1:
-            pos -= 1
-            rest, pos = _struct(buf, pos, field=0, known={1: kind, 2: size, 3: body})
-            return kind, size, body, rest.get(5) or rest.get(7) or rest.get(8) or {}, pos
-        value, pos = _value(buf, pos, type_)
-        if field in (5, 7, 8):
-            inner = value
+    header, and where the page's bytes start."""
+    header, pos = _struct(buf, pos)
+    inner = header.get(5) or header.get(7) or header.get(8) or {}
+    return header.get(1, -1), header.get(2, 0), header.get(3, 0), inner, pos
 
 
 def _dictionary(page: tuple[bytes, int] | None, codec: str | None) -> memoryview:
@@ -352,9 +328,11 @@ def _zigzag(n: int) -> int:
     return (n >> 1) ^ -(n & 1)
 
 
-def _struct(data: bytes, pos: int, field: int = 0, known: dict[int, Any] | None = None) -> tuple[dict[int, Any], int]:
-    """A compact-protocol Thrift struct as {field id: value} (nested structs as dicts, lists as lists)."""
-    out: dict[int, Any] = dict(known or {})
+def _struct(data: memoryview, pos: int) -> tuple[dict[int, Any], int]:
+    """A compact-protocol Thrift struct as {field id: value} (nested structs as dicts, lists as lists); integers
+    are read inline, as page headers (most of a walk over a chunk) are little else."""
+    out: dict[int, Any] = {}
+    field = 0
     while True:
         byte = data[pos]
         pos += 1
@@ -366,7 +344,20 @@ def _struct(data: bytes, pos: int, field: int = 0, known: dict[int, Any] | None 
         else:
             raw, pos = _varint(data, pos)
             field = _zigzag(raw)
-        out[field], pos = _value(data, pos, kind)
+        if 4 <= kind <= 6:
+            raw = shift = 0
+            while True:
+                byte = data[pos]
+                pos += 1
+                raw |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+            out[field] = (raw >> 1) ^ -(raw & 1)
+        elif kind == 12:
+            out[field], pos = _struct(data, pos)
+        else:
+            out[field], pos = _value(data, pos, kind)
 
 
 def _value(data: bytes, pos: int, kind: int) -> tuple[Any, int]:
