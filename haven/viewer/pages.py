@@ -330,7 +330,7 @@ def _zigzag(n: int) -> int:
 
 def _struct(data: memoryview, pos: int) -> tuple[dict[int, Any], int]:
     """A compact-protocol Thrift struct as {field id: value} (nested structs as dicts, lists as lists); integers
-    are read inline, as page headers (most of a walk over a chunk) are little else."""
+    and structs are read here, not through _value, as page headers (most of a walk over a chunk) are little else."""
     out: dict[int, Any] = {}
     field = 0
     while True:
@@ -345,14 +345,7 @@ def _struct(data: memoryview, pos: int) -> tuple[dict[int, Any], int]:
             raw, pos = _varint(data, pos)
             field = _zigzag(raw)
         if 4 <= kind <= 6:
-            raw = shift = 0
-            while True:
-                byte = data[pos]
-                pos += 1
-                raw |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
+            raw, pos = _varint(data, pos)
             out[field] = (raw >> 1) ^ -(raw & 1)
         elif kind == 12:
             out[field], pos = _struct(data, pos)
