@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from haven.viewer.splits import footer
 
 MAX_WALK = 2_048  # values walked in one PLAIN BYTE_ARRAY page; beyond this pyarrow's whole-chunk read is quicker
+MAX_PAGE = 256 * 1024  # a larger page (files converted before pages were small) is as quick for pyarrow to read
 CODECS = {
     "UNCOMPRESSED": None,
     "ZSTD": "zstd",
@@ -175,6 +176,8 @@ def _column(fd: int, chunk: Any, leaf: Leaf, positions: list[int]) -> pa.Array:
         if positions[wanted] >= first + count:
             first += count
             continue
+        if size > MAX_PAGE:
+            raise Unsupported("page too large to be worth decoding here")
         page = _decompress(buf[start:pos], size, codec)
         here = []
         while wanted < len(positions) and positions[wanted] < first + count:
@@ -196,6 +199,8 @@ def _page_header(buf: memoryview, pos: int) -> tuple[int, int, int, dict[int, An
 def _dictionary(page: tuple[bytes, int] | None, codec: str | None) -> memoryview:
     if page is None:
         raise Unsupported("dictionary-encoded values without a dictionary page")
+    if page[1] > MAX_PAGE:
+        raise Unsupported("dictionary too large to be worth decoding here")
     return _decompress(page[0], page[1], codec)
 
 

@@ -98,6 +98,13 @@ def test_the_conversion_writes_small_pages(tmp_path: Path) -> None:
     assert max(sizes) <= 2 * PAGE_BYTES
 
 
+def test_large_pages_are_left_to_pyarrow(tmp_path: Path) -> None:
+    path = tmp_path / "older.parquet"  # as converted before pages were small: one ~1 MB page per chunk
+    pq.write_table(_table(ROWS, 6).select(["i64", "text"]), path, row_group_size=ROWS, data_page_size=2**20)
+    assert set(pages.read_flat(str(path), 0, [0, ROWS - 1])) == {"i64"}  # 160 KB of integers; the text is larger
+    _same_as_pyarrow(path, 7)
+
+
 @pytest.mark.parametrize("compression", ["zstd", "snappy", "gzip", "none"])
 def test_files_written_otherwise_read_the_same(tmp_path: Path, compression: str) -> None:
     """Older conversions (one large page per chunk, 64 KB dictionaries) and other codecs: pages too large to
