@@ -135,6 +135,17 @@ def test_a_common_words_first_pages_are_its_first_rows(tmp_path: Path, monkeypat
         assert (page.total, page.exact) == (5, False)  # the five row groups holding it: a lower bound, said so
 
 
+def test_first_rows_are_followed_for_a_bounded_number_of_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "MAX_TRACKED", 1)  # only the first word met is followed
+    files = _split(tmp_path, [_text(i) for i in range(ROWS)])
+    entries = {r["word"]: r for r in pq.read_table(files.index).to_pylist()}
+    assert entries["everywhere"]["first_rows"] is None  # 'row0' came first
+    assert entries["cluster"]["rows"] is None  # 10 rows in one group, not followed: not listed, as before
+    assert entries["needle"]["rows"] == sorted(NEEDLES)  # rare words are listed all the same
+    page = query.search(files, ["text", "n"], "cluster", 0, 20, LIMITS)
+    assert _ids(page) == sorted(CLUSTER) and (page.total, page.exact) == (10, True)
+
+
 def test_words_in_too_many_rows_are_not_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_index, "MAX_WORD_ROWS", 3)
     files = _split(tmp_path, [_text(i) for i in range(ROWS)])
