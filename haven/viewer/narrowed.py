@@ -1,8 +1,8 @@
 """A /search page read from the row groups the search index names, instead of a scan of the whole split.
 
 Each candidate row group's text columns are read (pyarrow) and checked with the search's own DuckDB condition,
-so the rows, their order and the count are those of the scan; other columns are read only for row groups
-holding (or likely to hold) the page's matches.
+so the rows, their order and the count are those of the scan; the page's rows are then read from the data
+pages holding them (pages.py), not from whole row groups.
 Counting goes on through the remaining candidates within the same budget and cap as the scan's count."""
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from haven.viewer import pages
 from haven.viewer.splits import ROW_IDX, QueryTimeout, SplitFiles, footer
 
 CANDIDATES = "__haven_candidates"
 POSITION = "__haven_position"
 GROUP = "__haven_group"
-READERS = 2  # row groups decoded at once for a page of listed rows
+READERS = 2  # row groups whose text is decoded at once
 MAX_BATCH = 32  # row groups checked by one DuckDB query
 COUNT_BATCH = 4  # the same once the page is full, so that counting stops close to its budget
 
@@ -58,19 +59,18 @@ def group_of(files: SplitFiles, rows: np.ndarray) -> np.ndarray:
 
 
 def rows_at(files: SplitFiles, rows: np.ndarray) -> pa.Table:
-    """Rows `rows` (sorted) of the split, with ROW_IDX, reading only the row groups holding them (a few at
-    once: decoding a row group is most of a rare word's page, and pyarrow releases the GIL meanwhile)."""
+    """Rows `rows` (sorted) of the split, with ROW_IDX, decoding only the data pages holding them (pages.py:
+    a rare word's 100 rows sit in ~100 row groups, and decoding each whole was most of its page)."""
     if not len(rows):
         return _joined(files, [])
     row_groups, numbers = layout(files), group_of(files, rows)
-
-    def take(number: int) -> pa.Table:
+    parts = []
+    for number in np.unique(numbers).tolist():
         wanted = rows[numbers == number]
-        table = _read(row_groups[number], None)
-        local = pa.array(wanted - row_groups[number].first_row, pa.int64())
-        return table.take(local).append_column(ROW_IDX, pa.array(wanted, pa.int64()))
-
-    return pa.concat_tables(list(_readers.map(take, np.unique(numbers).tolist())))
+        rg = row_groups[number]
+        table = pages.take(rg.path, rg.group, (wanted - rg.first_row).tolist())
+        parts.append(table.append_column(ROW_IDX, pa.array(wanted, pa.int64())))
+    return pa.concat_tables(parts)
 
 
 _readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="viewer-rows")
@@ -110,9 +110,21 @@ def page(
             return _joined(files, scan.parts), min(scan.matches + more, cap), False
         batch = [row_groups[n] for n in groups[done : done + size]]
         _visit(con, batch, search, (offset, offset + length), scan)
-        done, size = done + len(batch), min(size * 2, MAX_BATCH)  # one DuckDB query per batch, batches growing
-        size = size if scan.matches < offset + length else min(size, COUNT_BATCH)  # counting: stop on time
+        done += len(batch)
+        size = _next_size(size, done, scan.matches, offset + length)
     return _joined(files, scan.parts), min(scan.matches, cap), scan.matches < cap  # as the scan's capped count
+
+
+def _next_size(size: int, done: int, matches: int, goal: int) -> int:
+    """Row groups in the next batch: one DuckDB query per batch, batches growing, but no more than the matches
+    seen so far say the page still needs (a word in every row group fills it in a few); once the page is
+    full, small batches, so that counting stops on time."""
+    grown = min(size * 2, MAX_BATCH)
+    if matches >= goal:
+        return min(grown, COUNT_BATCH)
+    if matches:
+        return max(1, min(grown, -(-(goal - matches) * done // matches)))
+    return grown
 
 
 def _visit(
@@ -125,20 +137,16 @@ def _visit(
     """Check a batch of row groups; keep the rows of those matches that fall in the window."""
     strings, cond, params = search
     start, stop = window
-    # Within the page, whole row groups are read at once (their matches are likely wanted); else only text.
-    whole = start <= scan.matches < stop
-    tables = list(_readers.map(lambda rg: _read(rg, None if whole else strings), batch))  # two at a time
-    texts = [t.select(strings) for t in tables]
+    texts = list(_readers.map(lambda rg: _read(rg, strings), batch))  # only the searched columns, two at a time
     hits = _matching(con, texts, cond, params)
-    wholes = dict(enumerate(tables)) if whole else {}
+    wanted: dict[int, list[int]] = {}
     for i, (number, position) in enumerate(hits, scan.matches):
         if start <= i < stop:
-            if number not in wholes:
-                wholes[number] = _read(batch[number], None)
-            row = (
-                wholes[number].slice(position, 1).append_column(ROW_IDX, pa.array([batch[number].first_row + position]))
-            )
-            scan.parts.append(row)
+            wanted.setdefault(number, []).append(position)
+    for number, positions in wanted.items():  # the window's rows: only the pages holding them (pages.py)
+        rg = batch[number]
+        table = pages.take(rg.path, rg.group, positions)
+        scan.parts.append(table.append_column(ROW_IDX, pa.array([rg.first_row + p for p in positions], pa.int64())))
     scan.matches += len(hits)
 
 

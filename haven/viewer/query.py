@@ -179,6 +179,8 @@ def search(
             )
             return Page(table, total, exact)
         if plan is not None and plan.at_least >= offset + COUNT_CAP:  # a common word: the count is known to cap
+            if plan.first is not None and len(plan.first) >= offset + length:  # its first rows are listed
+                return Page(narrowed.rows_at(files, plan.first[offset : offset + length]), plan.at_least, exact=False)
             everywhere = list(range(len(narrowed.layout(files))))  # read in order, stopping once the page is full
             table, total, exact = narrowed.page(con, files, everywhere, search, (offset, length, 0), (timeout, 0.0))
             return Page(table, total, exact) if exact else Page(table, max(plan.at_least, total), exact=False)
@@ -191,7 +193,9 @@ def _plan(files: SplitFiles, strings: list[str], text: str) -> Plan | None:
         return None
     half = len(narrowed.layout(files)) // 2  # beyond half the row groups, a scan is as quick
     plan = SearchIndex(files.index).plan(text, half, lambda rows: narrowed.group_of(files, rows))
-    plan.exact = plan.exact and set(strings) == set(files.index_columns)  # postings cover exactly these columns
+    covered = set(strings) == set(files.index_columns)  # postings list the rows of exactly these columns
+    plan.exact = plan.exact and covered
+    plan.first = plan.first if covered else None
     return plan
 
 

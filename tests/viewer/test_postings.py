@@ -68,8 +68,13 @@ def test_rare_words_list_their_rows_and_common_ones_do_not(split: SplitFiles) ->
     entries = {r["word"]: r for r in pq.read_table(split.index).to_pylist()}
     assert entries["needle"]["rows"] == sorted(NEEDLES) and entries["needle"]["n_rows"] == len(NEEDLES)
     assert entries["needle"]["row_groups"] == [0, 2, 4]
-    assert entries["cluster"]["rows"] is None and entries["cluster"]["row_groups"] == [2]  # 10 rows in one group
+    # 10 rows of one group: more than GROUP_ROWS, but all of them are the word's first rows, so listed too
+    assert entries["cluster"]["rows"] == sorted(CLUSTER) and entries["cluster"]["row_groups"] == [2]
     assert entries["everywhere"]["rows"] is None and entries["everywhere"]["n"] == 5
+    # a word in every row lists its first FIRST_ROWS rows only
+    assert entries["everywhere"]["first_rows"] == list(range(search_index.FIRST_ROWS))
+    assert entries["everywhere"]["n_first"] == search_index.FIRST_ROWS
+    assert entries["needle"]["first_rows"] is None  # its rows are all listed
 
 
 @pytest.mark.parametrize(("offset", "length"), [(0, 100), (1, 2), (3, 10), (4, 10)])
@@ -100,7 +105,7 @@ def test_only_exact_one_word_ascii_queries_skip_the_check(split: SplitFiles) -> 
     assert not index.plan("the needle", 2).exact  # two words: rows holding both, still checked
     assert not index.plan("needle,", 2).exact  # the comma is part of the condition
     assert index.plan("absentword", 2).exact and index.plan("absentword", 2).rows.tolist() == []
-    assert index.plan("cluster", 2).rows is None and index.plan("cluster", 2).groups == [2]
+    assert index.plan("cluster", 2).exact and index.plan("cluster", 2).rows.tolist() == sorted(CLUSTER)
 
 
 def test_a_common_word_counts_from_the_index_instead_of_scanning(
@@ -110,6 +115,35 @@ def test_a_common_word_counts_from_the_index_instead_of_scanning(
     page = query.search(split, ["text", "n"], "everywhere", 0, 2, LIMITS)
     assert _ids(page) == [0, 1]
     assert (page.total, page.exact) == (5, False)  # a lower bound, said to be one
+
+
+def test_a_common_words_first_pages_are_its_first_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "FIRST_ROWS", 100)
+    monkeypatch.setattr(search_index, "MAX_WORD_ROWS", 1000)  # neither word lists all its rows
+    # 'alpha1' in rows 0-2,999 and 'alpha2' from row 1,500 on: each lists its first 100 rows; the union is the
+    # matches of 'alpha' only up to row 99 (where the first list ends), so rows 1,500-1,599 are left out
+    texts = [" ".join(w for w, on in (("alpha1", i < 3000), ("alpha2", i >= 1500)) if on) for i in range(ROWS)]
+    files = _split(tmp_path, texts)
+    plan = SearchIndex(files.index).plan("alpha", 2)
+    assert plan.first is not None and plan.first.tolist() == list(range(100))
+    monkeypatch.setattr(query, "COUNT_CAP", 1)  # the index knows more row groups hold it than the count counts
+    for offset, length in ((0, 100), (3, 50), (4, 100)):  # the last one goes beyond the listed rows: read
+        page = query.search(files, ["text", "n"], "alpha", offset, length, LIMITS)
+        scan = _scanned(files, "alpha", offset, length)
+        assert _ids(page) == _ids(scan) == list(range(offset, offset + length))
+        assert page.table.drop([ROW_IDX]).to_pylist() == scan.table.drop([ROW_IDX]).to_pylist()
+        assert (page.total, page.exact) == (5, False)  # the five row groups holding it: a lower bound, said so
+
+
+def test_first_rows_are_followed_for_a_bounded_number_of_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "MAX_TRACKED", 1)  # only the first word met is followed
+    files = _split(tmp_path, [_text(i) for i in range(ROWS)])
+    entries = {r["word"]: r for r in pq.read_table(files.index).to_pylist()}
+    assert entries["everywhere"]["first_rows"] is None  # 'row0' came first
+    assert entries["cluster"]["rows"] is None  # 10 rows in one group, not followed: not listed, as before
+    assert entries["needle"]["rows"] == sorted(NEEDLES)  # rare words are listed all the same
+    page = query.search(files, ["text", "n"], "cluster", 0, 20, LIMITS)
+    assert _ids(page) == sorted(CLUSTER) and (page.total, page.exact) == (10, True)
 
 
 def test_words_in_too_many_rows_are_not_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
