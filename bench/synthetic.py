@@ -23,6 +23,7 @@ import numpy as np
 
 from haven.db import Database
 from haven.repos.models import Repo, RepoTag
+from haven.search.rank import rank_key
 from haven.search.text import body_terms, name_tokens
 
 FAMILIES = [
@@ -448,7 +449,9 @@ def _flush(cur: object, pg: bool, buf: list[dict], dumps: object) -> None:
         repos.append(tuple(values))
     _write(cur, pg, "repos", REPO_COLUMNS, repos)
     _write(cur, pg, "repo_tags", ("repo_id", "tag"), [(r["id"], t) for r in buf for t in r["tags"]])
-    docs = [(r["id"], " ".join(name_tokens(r["full_id"])), " ".join(body_terms(r["_readme"], r["tags"]))) for r in buf]
+    # SQLite's documents are keyed by rank (haven.search.rank), PostgreSQL's by repository id.
+    key = (lambda r: r["id"]) if pg else (lambda r: rank_key(r["type"], r["downloads"], r["id"]))
+    docs = [(key(r), " ".join(name_tokens(r["full_id"])), " ".join(body_terms(r["_readme"], r["tags"]))) for r in buf]
     _write(cur, pg, "repo_search", ("repo_id" if pg else "rowid", "name", "body"), docs)
 
 

@@ -130,6 +130,8 @@ class _Plan:
     tags: list[str] = field(default_factory=list)
     author: str | None = None
     index: SearchIndex | None = None
+    ranked: bool = False  # search terms sorted by downloads: the index gives matches in that order
+    cursor: tuple[Any, int] | None = None
 
     def after(self, value: Any, repo_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, id) in this order."""
@@ -166,7 +168,8 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan = _Plan(SORTS[sort], q.descending if sort != "id" else False, q.repo_type)
     plan.position.append(Repo.type == q.repo_type)
     if q.cursor:
-        plan.position.append(plan.after(*_decode_cursor(q.cursor, sort)))
+        plan.cursor = _decode_cursor(q.cursor, sort)
+        plan.position.append(plan.after(*plan.cursor))
     plan.base.append(visible(actor))
     if q.gated is not None:
         plan.base.append(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
@@ -178,6 +181,7 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan.per_row += [_has_tag(tag) for tag in plan.tags]
     if terms:
         plan.terms, plan.index = terms, index_for(session.get_bind().dialect.name)
+        plan.ranked = sort == "downloads"
     return plan
 
 
@@ -192,6 +196,10 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     base = [*plan.position, *plan.base]
     if not plan.per_row and not plan.terms:
         return [(r[0], r[1]) for r in session.execute(select(*key).where(*base).order_by(*order).limit(n))]
+    if plan.ranked:
+        found = _ranked(session, plan, n)
+        if found is not None:
+            return found
     walk = max(WALK if plan.terms else WALK_SQL, 4 * n)
     boundary = session.execute(  # an index-only scan: the walk checks visibility itself
         select(plan.column, Repo.id).where(*plan.position).order_by(*order).offset(walk - 1).limit(1)
@@ -225,6 +233,32 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     if boundary is None:
         return out
     return out + _from_sets(session, plan, n - len(out), boundary)
+
+
+def _ranked(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]] | None:
+    """A search sorted by downloads: the index gives its matches in that order (haven.search.rank), in
+    growing chunks, and the database checks visibility and the other filters of each chunk. Rare other
+    filters (the chunks' rows rarely pass them) go to the set plans once the matches so far show it; None
+    when the index cannot give this order."""
+    assert plan.index is not None
+    out: list[tuple[int, Any]] = []
+    after, walked, chunk = plan.cursor, 0, n + 8 + n // 16  # a few rows more than the page: private ones
+    while True:
+        rows = plan.index.ranked(session, plan.terms, plan.repo_type, plan.desc, after, chunk)
+        if rows is None:
+            return None if not walked else out + _from_sets(session, plan, n - len(out), after)
+        if rows:
+            ids = [r[0] for r in rows]
+            check = select(Repo.id).where(Repo.id.in_(ids), *plan.base, *plan.per_row)
+            keep = set(session.scalars(check))
+            out += [r for r in rows if r[0] in keep]
+        if len(out) >= n or len(rows) < chunk:
+            return out[:n]
+        after = (rows[-1][1], rows[-1][0])
+        walked += len(rows)
+        if plan.per_row and _hopeless(len(out), walked, n, WALK):
+            return out + _from_sets(session, plan, n - len(out), after)
+        chunk = min(4 * chunk, MEMBER_CHUNK)
 
 
 def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:

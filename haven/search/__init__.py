@@ -4,7 +4,8 @@ One small interface (`SearchIndex`) with two implementations: SQLite FTS5 (`sqli
 tsvector + GIN (`postgres.py`). Nothing outside this package writes dialect-specific search SQL: the
 migration creates the schema through `index_for(dialect).create_schema`, the repository services keep
 the index in sync through `index_name` / `index_card`, and listings filter with `matches` (a per-row
-check, for walking a sort index) or `candidates` (the set of matching ids, for rare terms).
+check, for walking a sort index) or `candidates` (the set of matching ids, for rare terms), or, sorted by
+downloads, read `ranked` matches in that order straight from the index (haven.search.rank).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class SearchIndex(Protocol):
 
     def drop_schema(self, conn: Connection) -> None: ...
 
+    def rank_schema(self, conn: Connection) -> None:
+        """Give an index created before migration 0019 what `ranked` needs (nothing to do on newer ones)."""
+
+    def unrank_schema(self, conn: Connection) -> None: ...
+
     def put(self, session: Session, repo_id: int, name: list[str], body: list[str] | None) -> None:
         """Index (or re-index) a repository; `body=None` keeps the body already indexed."""
 
@@ -49,6 +55,19 @@ class SearchIndex(Protocol):
 
     def filter_ids(self, session: Session, terms: list[str], ids: list[int]) -> set[int]:
         """Which of these repository ids match (for a few hundred rows walked in a sort order)."""
+
+    def ranked(
+        self,
+        session: Session,
+        terms: list[str],
+        repo_type: str,
+        descending: bool,
+        after: tuple[int, int] | None,
+        limit: int,
+    ) -> list[tuple[int, int]] | None:
+        """(id, downloads) of the first `limit` repositories of a type matching every term, in the order of
+        (downloads, id), strictly after the cursor `after` (downloads, id); whatever their visibility. None
+        when the index cannot tell (haven.search.rank: a row without a key): the caller plans otherwise."""
 
 
 def index_for(dialect: str) -> SearchIndex:

@@ -41,6 +41,23 @@ class PostgresIndex:
     def drop_schema(self, conn: Connection) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS repo_search")
 
+    def rank_schema(self, conn: Connection) -> None:
+        pass
+
+    def unrank_schema(self, conn: Connection) -> None:
+        pass
+
+    def ranked(
+        self,
+        session: Session,
+        terms: list[str],
+        repo_type: str,
+        descending: bool,
+        after: tuple[int, int] | None,
+        limit: int,
+    ) -> list[tuple[int, int]] | None:
+        return None
+
     def put(self, session: Session, repo_id: int, name: list[str], body: list[str] | None) -> None:
         values = {"repo_id": repo_id, "name": " ".join(name)}
         if body is not None:
