@@ -23,6 +23,7 @@ import numpy as np
 
 from haven.db import Database
 from haven.repos.models import Repo, RepoTag
+from haven.search.postgres import fill_rank
 from haven.search.rank import rank_key
 from haven.search.text import body_terms, name_tokens
 
@@ -389,8 +390,10 @@ def load(url: str, n: int, seed: int = 7, batch: int = 20_000, log: bool = True)
     with db.engine.begin() as conn:
         for index in indexes:
             index.drop(conn, checkfirst=True)
-        if pg:  # the search package's GIN index (haven/search/postgres.py), likewise rebuilt at the end
+        if pg:  # the search package's GIN index (haven/search/postgres.py), likewise rebuilt at the end, and its
+            # rank table, written at the end in rank order instead of row by row by its trigger
             conn.exec_driver_sql("DROP INDEX IF EXISTS ix_repo_search_document")
+            conn.exec_driver_sql("ALTER TABLE repo_search DISABLE TRIGGER repo_rank_document")
     raw = db.engine.raw_connection()
     cur = raw.cursor()
     cur.execute("SELECT coalesce(max(id), 0) FROM accounts")
@@ -427,6 +430,8 @@ def load(url: str, n: int, seed: int = 7, batch: int = 20_000, log: bool = True)
             index.create(conn, checkfirst=True)
         if pg:
             conn.exec_driver_sql("CREATE INDEX ix_repo_search_document ON repo_search USING GIN (document)")
+            conn.exec_driver_sql(fill_rank(first_id))
+            conn.exec_driver_sql("ALTER TABLE repo_search ENABLE TRIGGER repo_rank_document")
     timings["indexes"] = time.perf_counter() - t0
     if pg:  # VACUUM too: the visibility map lets index-only scans (a tag's ids, an index's sort order) skip the heap
         raw.commit()

@@ -33,6 +33,7 @@ from haven.errors import BadRequest
 from haven.mirror.guard import mirrored
 from haven.repos.models import Repo, RepoTag
 from haven.search import SearchIndex, index_for, query_terms
+from haven.search.rank import Stretch
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "downloads": Repo.downloads,
@@ -181,7 +182,7 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan.per_row += [_has_tag(tag) for tag in plan.tags]
     if terms:
         plan.terms, plan.index = terms, index_for(session.get_bind().dialect.name)
-        plan.ranked = sort == "downloads"
+        plan.ranked = sort == "downloads" and plan.desc  # (keys serve the descending order only)
     return plan
 
 
@@ -237,28 +238,33 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
 
 def _ranked(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]] | None:
     """A search sorted by downloads: the index gives its matches in that order (haven.search.rank), in
-    growing chunks, and the database checks visibility and the other filters of each chunk. Rare other
-    filters (the chunks' rows rarely pass them) go to the set plans once the matches so far show it; None
+    growing stretches, and the database checks visibility and the other filters of each. When the
+    matches come too slowly to fill the page within the index's `ranked_walk` documents read (rare words on an engine
+    that reads non-matching documents too, rare other filters) the set plans take over from there. None
     when the index cannot give this order."""
     assert plan.index is not None
     out: list[tuple[int, Any]] = []
-    after, walked, chunk = plan.cursor, 0, n + 8 + n // 16  # a few rows more than the page: private ones
+    after, examined, seen = plan.cursor, 0, 0
+    chunk = n + 8 + n // 16  # a few rows more than the page: private ones
+    window = 16 * chunk
     while True:
-        rows = plan.index.ranked(session, plan.terms, plan.repo_type, plan.desc, after, chunk)
-        if rows is None:
-            return None if not walked else out + _from_sets(session, plan, n - len(out), after)
-        if rows:
-            ids = [r[0] for r in rows]
-            check = select(Repo.id).where(Repo.id.in_(ids), *plan.base, *plan.per_row)
+        walk = plan.index.ranked(session, Stretch(plan.terms, plan.repo_type, after, chunk, window))
+        if walk is None:
+            return None if after == plan.cursor else out + _from_sets(session, plan, n - len(out), after)
+        if walk.rows:
+            check = select(Repo.id).where(Repo.id.in_([r[0] for r in walk.rows]), *plan.base, *plan.per_row)
             keep = set(session.scalars(check))
-            out += [r for r in rows if r[0] in keep]
-        if len(out) >= n or len(rows) < chunk:
+            out += [(i, d) for i, d in walk.rows if i in keep]
+        if len(out) >= n or walk.end is None:
             return out[:n]
-        after = (rows[-1][1], rows[-1][0])
-        walked += len(rows)
-        if plan.per_row and _hopeless(len(out), walked, n, WALK):
+        after, examined = walk.end, examined + walk.examined
+        if _hopeless(len(out), examined, n, plan.index.ranked_walk):
             return out + _from_sets(session, plan, n - len(out), after)
-        chunk = min(4 * chunk, MEMBER_CHUNK)
+        # The next stretch: enough matches and documents to fill the page at the rates seen so far, and a margin.
+        seen += len(walk.rows)
+        need = 1.5 * (n - len(out)) / max(len(out), 1)
+        chunk = min(MEMBER_CHUNK, 8 + int(need * seen))
+        window = max(2 * window, min(int(need * examined), plan.index.ranked_walk))
 
 
 def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select
 from sqlalchemy.orm import Session
 
 from haven.git.store import Entry, GitRepo
+from haven.search.rank import Ranked, Stretch
 from haven.search.text import body_terms, name_tokens, query_terms
 
 __all__ = ["SearchIndex", "index_card", "index_for", "index_name", "query_terms", "readme_text", "remove"]
@@ -29,6 +30,10 @@ class SearchIndex(Protocol):
     # visits the table for every GIN candidate), no where reading the doclists again costs less than sending
     # the walked rows to Python (FTS5). Measured at 1M repositories ('mistral gguf'), bench/README.md.
     held_ids_walk: bool
+    # How many documents a walk in rank order (`ranked`) may read before the listing takes its rarer-filter
+    # plans: matches on SQLite (each checked by the database against the other filters), documents read
+    # on PostgreSQL (about 1 us each, matching or not). Measured at 1M repositories, bench/README.md.
+    ranked_walk: int
 
     def create_schema(self, conn: Connection) -> None:
         """Create the index's tables, triggers and indexes (called by the migration)."""
@@ -56,18 +61,9 @@ class SearchIndex(Protocol):
     def filter_ids(self, session: Session, terms: list[str], ids: list[int]) -> set[int]:
         """Which of these repository ids match (for a few hundred rows walked in a sort order)."""
 
-    def ranked(
-        self,
-        session: Session,
-        terms: list[str],
-        repo_type: str,
-        descending: bool,
-        after: tuple[int, int] | None,
-        limit: int,
-    ) -> list[tuple[int, int]] | None:
-        """(id, downloads) of the first `limit` repositories of a type matching every term, in the order of
-        (downloads, id), strictly after the cursor `after` (downloads, id); whatever their visibility. None
-        when the index cannot tell (haven.search.rank: a row without a key): the caller plans otherwise."""
+    def ranked(self, session: Session, stretch: Stretch) -> Ranked | None:
+        """The repositories a stretch asks for in descending (downloads, id) order, whatever their visibility.
+        None when the index cannot give this order (haven.search.rank): the caller plans otherwise."""
 
 
 def index_for(dialect: str) -> SearchIndex:

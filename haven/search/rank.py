@@ -17,6 +17,36 @@ listings back to the plans that do not rely on keys (haven.repos.listing).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+@dataclass
+class Stretch:
+    """What a walk in rank order asks the index for: the next repositories of a type matching every term,
+    strictly after the cursor `after` (downloads, id), at most `limit` of them, reading at most `window`
+    documents where the engine reads non-matching ones too."""
+
+    terms: list[str]
+    repo_type: str
+    after: tuple[int, int] | None
+    limit: int
+    window: int
+
+
+@dataclass
+class Ranked:
+    """One stretch of a walk in rank order: the matches found, in order, as (id, downloads); where the walk
+    stopped, as a cursor (downloads, id) to go on from (None: the index has no more); how many documents
+    it read (SQLite reads matches only, PostgreSQL a window of documents)."""
+
+    rows: list[tuple[int, int]]
+    end: tuple[int, int] | None
+    examined: int
+
+
 ID_BITS = 30
 DOWNLOAD_BITS = 31
 TYPE_SHIFT = ID_BITS + DOWNLOAD_BITS  # 61: four type codes fit below 2**63
@@ -51,7 +81,7 @@ def key_sql(row: str = "") -> str:
     return (
         f"(CASE WHEN {row}id >= 0 AND {row}id < {ID_LIMIT} AND {row}downloads >= 0 AND {row}downloads < {DOWNLOAD_LIMIT}"
         f" THEN (CASE {row}type {codes} ELSE {3 << TYPE_SHIFT} END)"
-        f" + ({DOWNLOAD_LIMIT - 1} - {row}downloads) * {ID_LIMIT} + {ID_LIMIT - 1} - {row}id"
+        f" + ({DOWNLOAD_LIMIT - 1} - CAST({row}downloads AS BIGINT)) * {ID_LIMIT} + {ID_LIMIT - 1} - {row}id"
         f" ELSE -{row}id END)"
     )
 
@@ -61,11 +91,9 @@ def id_sql(key: str) -> str:
     return f"(CASE WHEN {key} < 0 THEN -{key} ELSE {ID_LIMIT - 1} - {key} % {ID_LIMIT} END)"
 
 
-def key_range(repo_type: str, descending: bool, after: tuple[int, int] | None) -> tuple[int, int] | None:
-    """The keys [low, high] of one type's repositories strictly after a cursor (downloads, id) in descending
-    order; None for ascending order or a cursor without a key (the caller uses a plan without keys)."""
-    if not descending:
-        return None
+def key_range(repo_type: str, after: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The keys [low, high] of one type's repositories strictly after a cursor (downloads, id) in the
+    listing's order; None for a cursor without a key (the caller uses a plan without keys)."""
     base = type_code(repo_type) << TYPE_SHIFT
     low, high = base, base + (1 << TYPE_SHIFT) - 1
     if after is None:
@@ -76,3 +104,12 @@ def key_range(repo_type: str, descending: bool, after: tuple[int, int] | None) -
     if not isinstance(downloads, int) or not fits(downloads, repo_id):
         return None
     return rank_key(repo_type, downloads, repo_id) + 1, high
+
+
+def span(session: Session, stretch: Stretch, unranked: str) -> tuple[int, int] | None:
+    """The keys a stretch covers, or None when keys cannot answer it: no terms, a cursor without a key, or
+    a row without one (`unranked`: the engine's query for a negative key)."""
+    keys = key_range(stretch.repo_type, stretch.after)
+    if keys is None or not stretch.terms or session.execute(text(unranked)).first() is not None:
+        return None
+    return keys

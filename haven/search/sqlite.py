@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from haven.repos.models import Repo
-from haven.search.rank import decode, id_sql, key_range, key_sql
+from haven.search.rank import Ranked, Stretch, decode, id_sql, key_sql, span
 from haven.search.text import alternatives, document_matches
 
 _FTS = table("repo_search", column("rowid"), column("name"), column("body"))
@@ -60,6 +60,7 @@ def fts_query(terms: list[str]) -> str:
 
 
 class SqliteIndex:
+    ranked_walk = 2_000  # see SearchIndex
     held_ids_walk = False  # see SearchIndex
 
     def create_schema(self, conn: Connection) -> None:
@@ -129,26 +130,20 @@ class SqliteIndex:
             return select(Repo.id)
         return select(literal_column(id_sql("rowid")).label("id")).select_from(_FTS).where(_match(terms))
 
-    def ranked(
-        self,
-        session: Session,
-        terms: list[str],
-        repo_type: str,
-        descending: bool,
-        after: tuple[int, int] | None,
-        limit: int,
-    ) -> list[tuple[int, int]] | None:
-        span = key_range(repo_type, descending, after)
-        if span is None or not terms or session.execute(text(_UNRANKED)).first() is not None:
+    def ranked(self, session: Session, stretch: Stretch) -> Ranked | None:
+        keys = span(session, stretch, _UNRANKED)
+        if keys is None:
             return None
         keys = session.scalars(
             text(
                 "SELECT rowid FROM repo_search WHERE repo_search MATCH :q AND rowid BETWEEN :low AND :high "
                 "ORDER BY rowid LIMIT :n"
             ),
-            {"q": fts_query(terms), "low": span[0], "high": span[1], "n": limit},
+            {"q": fts_query(stretch.terms), "low": keys[0], "high": keys[1], "n": stretch.limit},
         )
-        return [decode(k) for k in keys]
+        rows = [decode(k) for k in keys]
+        end = (rows[-1][1], rows[-1][0]) if len(rows) == stretch.limit else None
+        return Ranked(rows, end, len(rows))
 
 
 _UNRANKED = "SELECT rowid FROM repo_search WHERE rowid < 0 LIMIT 1"  # a row without a key: see haven.search.rank
