@@ -417,11 +417,16 @@ def _sorted(
     after: tuple[Any, int] | None,
 ) -> list[tuple[int, Any]]:
     """Phase 2: the database starts from the driver's ids and sorts the matching rows. A small set goes as a
-    list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead."""
+    list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead;
+    so do the search terms' ids where the engine holds them (PostgreSQL ran the GIN query again per row: 3.1 s
+    for the 6,444 matches of `mistral gguf` at 1M repositories, 0.25 s from the list)."""
     opaque = plan.opaque()
     ids = driver.ids
-    if driver.size <= SORT_CAP:
-        ids = driver.found if driver.found is not None else list(session.scalars(driver.ids))
+    held = driver.found is not None and plan.index is not None and plan.index.held_ids_walk
+    if driver.found is not None and (held or driver.size <= SORT_CAP):
+        ids = driver.found
+    elif driver.size <= SORT_CAP:
+        ids = list(session.scalars(driver.ids))
     stmt = select(Repo.id, opaque.column).where(
         func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, Repo.id.in_(ids), *rest
     )
