@@ -1,7 +1,9 @@
 """Listing and searching repositories, with the one visibility rule every listing must use.
 
 A page is the first `limit` visible repositories of one type in a sort order that match the filters
-(search terms, author, tags). With no filter it is an index scan in sort order. With filters it is
+(search terms, author, tags). With no filter it is an index scan in sort order. A search sorted by
+downloads (the default) reads its matches in that order from the full-text index, whose documents are
+keyed by rank (haven.search.rank), checking the other filters per stretch read. Other filtered pages are
 planned in phases, so that the database stops early whatever the filter's selectivity:
 
 1. walk the sort order from the cursor over at most WALK rows, checking the filters row by row. A
