@@ -3,6 +3,7 @@
     /work/venv/bin/python bench/search_1m.py [--repos 1000000] [--backend sqlite,postgres] [--duration 10]
                                              [--rounds 3] [--only LABEL-PART] [--before CHECKOUT]
                                              [--keep DIR]   # reuse / keep the loaded data dir and cluster
+                                             [--before-keep DIR]  # the --before tree's own loaded data
 
 Loads N synthetic repositories straight into the database (bench/synthetic.py), starts `haven serve` with
 one worker, and times each query two ways: sequentially with the real client (huggingface_hub's
@@ -211,7 +212,15 @@ class KeptPostgres(Postgres):
 
 
 def run(
-    backend: str, n: int, duration: int, runs: int, rounds: int, keep: Path | None, only: str, before: Path | None
+    backend: str,
+    n: int,
+    duration: int,
+    runs: int,
+    rounds: int,
+    keep: Path | None,
+    only: str,
+    before: Path | None,
+    before_keep: Path | None = None,
 ) -> None:
     from haven.config import Settings
     from haven.hub import Hub
@@ -222,7 +231,7 @@ def run(
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
     data, loaded = home / "data", home / "loaded"
-    pg = None
+    pg = pg_before = None
     url = None
     if backend == "postgres":
         pg = KeptPostgres(home / "pg")
@@ -239,8 +248,18 @@ def run(
             print(f"{backend}: loaded {n:,} repositories in {time.perf_counter() - t:.0f} s {timings}", flush=True)
             loaded.write_text(str(n))
         trees = {"after": ROOT} | ({"before": before} if before else {})
+        homes = {name: (data, url) for name in trees}
+        if before and before_keep and (before_keep / backend / "loaded").exists():
+            # A schema the two trees do not share: the before tree serves a copy loaded (or migrated) its way.
+            homes["before"] = (before_keep / backend / "data", url)
+            if backend == "postgres":
+                pg_before = KeptPostgres(before_keep / backend / "pg")
+                pg_before.start()
+                homes["before"] = (before_keep / backend / "data", pg_before.url("bench"))
         servers = {
-            name: Server(data, database_url=url, extra_env={"PYTHONPATH": str(tree), "HAVEN_BLOB_PORT": "0"})
+            name: Server(
+                homes[name][0], database_url=homes[name][1], extra_env={"PYTHONPATH": str(tree), "HAVEN_BLOB_PORT": "0"}
+            )
             for name, tree in trees.items()
         }
         try:
@@ -256,6 +275,8 @@ def run(
     finally:
         if pg is not None:
             pg.stop()
+        if pg_before is not None:
+            pg_before.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -269,11 +290,12 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--only", default="", help="measure only the queries whose label contains this")
     ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare with, served alike")
+    ap.add_argument("--before-keep", type=Path, default=None, help="the --before tree's own loaded data (as --keep)")
     args = ap.parse_args()
-    keep, before = (p.resolve() if p else None for p in (args.keep, args.before))
+    keep, before, before_keep = (p.resolve() if p else None for p in (args.keep, args.before, args.before_keep))
     os.chdir("/")  # each server imports haven from its tree (PYTHONPATH), not from the working directory
     for backend in args.backend.split(","):
-        run(backend, args.repos, args.duration, args.runs, args.rounds, keep, args.only, before)
+        run(backend, args.repos, args.duration, args.runs, args.rounds, keep, args.only, before, before_keep)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import numpy as np
 
 from haven.db import Database
 from haven.repos.models import Repo, RepoTag
+from haven.search.postgres import fill_rank
+from haven.search.rank import rank_key
 from haven.search.text import body_terms, name_tokens
 
 FAMILIES = [
@@ -388,8 +390,10 @@ def load(url: str, n: int, seed: int = 7, batch: int = 20_000, log: bool = True)
     with db.engine.begin() as conn:
         for index in indexes:
             index.drop(conn, checkfirst=True)
-        if pg:  # the search package's GIN index (haven/search/postgres.py), likewise rebuilt at the end
+        if pg:  # the search package's GIN index (haven/search/postgres.py), likewise rebuilt at the end, and its
+            # rank table, written at the end in rank order instead of row by row by its trigger
             conn.exec_driver_sql("DROP INDEX IF EXISTS ix_repo_search_document")
+            conn.exec_driver_sql("ALTER TABLE repo_search DISABLE TRIGGER repo_rank_document")
     raw = db.engine.raw_connection()
     cur = raw.cursor()
     cur.execute("SELECT coalesce(max(id), 0) FROM accounts")
@@ -426,6 +430,8 @@ def load(url: str, n: int, seed: int = 7, batch: int = 20_000, log: bool = True)
             index.create(conn, checkfirst=True)
         if pg:
             conn.exec_driver_sql("CREATE INDEX ix_repo_search_document ON repo_search USING GIN (document)")
+            conn.exec_driver_sql(fill_rank(first_id))
+            conn.exec_driver_sql("ALTER TABLE repo_search ENABLE TRIGGER repo_rank_document")
     timings["indexes"] = time.perf_counter() - t0
     if pg:  # VACUUM too: the visibility map lets index-only scans (a tag's ids, an index's sort order) skip the heap
         raw.commit()
@@ -448,7 +454,9 @@ def _flush(cur: object, pg: bool, buf: list[dict], dumps: object) -> None:
         repos.append(tuple(values))
     _write(cur, pg, "repos", REPO_COLUMNS, repos)
     _write(cur, pg, "repo_tags", ("repo_id", "tag"), [(r["id"], t) for r in buf for t in r["tags"]])
-    docs = [(r["id"], " ".join(name_tokens(r["full_id"])), " ".join(body_terms(r["_readme"], r["tags"]))) for r in buf]
+    # SQLite's documents are keyed by rank (haven.search.rank), PostgreSQL's by repository id.
+    key = (lambda r: r["id"]) if pg else (lambda r: rank_key(r["type"], r["downloads"], r["id"]))
+    docs = [(key(r), " ".join(name_tokens(r["full_id"])), " ".join(body_terms(r["_readme"], r["tags"]))) for r in buf]
     _write(cur, pg, "repo_search", ("repo_id" if pg else "rowid", "name", "body"), docs)
 
 

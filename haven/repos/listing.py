@@ -1,7 +1,9 @@
 """Listing and searching repositories, with the one visibility rule every listing must use.
 
 A page is the first `limit` visible repositories of one type in a sort order that match the filters
-(search terms, author, tags). With no filter it is an index scan in sort order. With filters it is
+(search terms, author, tags). With no filter it is an index scan in sort order. A search sorted by
+downloads (the default) reads its matches in that order from the full-text index, whose documents are
+keyed by rank (haven.search.rank), checking the other filters per stretch read. Other filtered pages are
 planned in phases, so that the database stops early whatever the filter's selectivity:
 
 1. walk the sort order from the cursor over at most WALK rows, checking the filters row by row. A
@@ -36,6 +38,7 @@ from haven.errors import BadRequest
 from haven.mirror.guard import mirrored
 from haven.repos.models import Repo, RepoTag
 from haven.search import SearchIndex, index_for, query_terms
+from haven.search.rank import Stretch
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "downloads": Repo.downloads,
@@ -133,6 +136,8 @@ class _Plan:
     tags: list[str] = field(default_factory=list)
     author: str | None = None
     index: SearchIndex | None = None
+    ranked: bool = False  # search terms sorted by downloads: the index gives matches in that order
+    cursor: tuple[Any, int] | None = None
 
     def after(self, value: Any, repo_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, id) in this order."""
@@ -169,7 +174,8 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan = _Plan(SORTS[sort], q.descending if sort != "id" else False, q.repo_type)
     plan.position.append(Repo.type == q.repo_type)
     if q.cursor:
-        plan.position.append(plan.after(*_decode_cursor(q.cursor, sort)))
+        plan.cursor = _decode_cursor(q.cursor, sort)
+        plan.position.append(plan.after(*plan.cursor))
     plan.base.append(visible(actor))
     if q.gated is not None:
         plan.base.append(Repo.gated.is_not(None) if q.gated else Repo.gated.is_(None))
@@ -181,6 +187,7 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
     plan.per_row += [_has_tag(tag) for tag in plan.tags]
     if terms:
         plan.terms, plan.index = terms, index_for(session.get_bind().dialect.name)
+        plan.ranked = sort == "downloads" and plan.desc  # (keys serve the descending order only)
     return plan
 
 
@@ -195,6 +202,10 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     base = [*plan.position, *plan.base]
     if not plan.per_row and not plan.terms:
         return [(r[0], r[1]) for r in session.execute(select(*key).where(*base).order_by(*order).limit(n))]
+    if plan.ranked:
+        found = _ranked(session, plan, n)
+        if found is not None:
+            return found
     walk = max(WALK if plan.terms else WALK_SQL, 4 * n)
     boundary = session.execute(  # an index-only scan: the walk checks visibility itself
         select(plan.column, Repo.id).where(*plan.position).order_by(*order).offset(walk - 1).limit(1)
@@ -228,6 +239,37 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     if boundary is None:
         return out
     return out + _from_sets(session, plan, n - len(out), boundary)
+
+
+def _ranked(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]] | None:
+    """A search sorted by downloads: the index gives its matches in that order (haven.search.rank), in
+    growing stretches, and the database checks visibility and the other filters of each. When the
+    matches come too slowly to fill the page within the index's `ranked_walk` documents read (rare words on an engine
+    that reads non-matching documents too, rare other filters) the set plans take over from there. None
+    when the index cannot give this order."""
+    assert plan.index is not None
+    out: list[tuple[int, Any]] = []
+    after, examined, seen = plan.cursor, 0, 0
+    chunk = n + 8 + n // 16  # a few rows more than the page: private ones
+    window = 16 * chunk
+    while True:
+        walk = plan.index.ranked(session, Stretch(plan.terms, plan.repo_type, after, chunk, window))
+        if walk is None:
+            return None if after == plan.cursor else out + _from_sets(session, plan, n - len(out), after)
+        if walk.rows:
+            check = select(Repo.id).where(Repo.id.in_([r[0] for r in walk.rows]), *plan.base, *plan.per_row)
+            keep = set(session.scalars(check))
+            out += [(i, d) for i, d in walk.rows if i in keep]
+        if len(out) >= n or walk.end is None:
+            return out[:n]
+        after, examined = walk.end, examined + walk.examined
+        if _hopeless(len(out), examined, n, plan.index.ranked_walk):
+            return out + _from_sets(session, plan, n - len(out), after)
+        # The next stretch: enough matches and documents to fill the page at the rates seen so far, and a margin.
+        seen += len(walk.rows)
+        need = 1.5 * (n - len(out)) / max(len(out), 1)
+        chunk = min(MEMBER_CHUNK, 8 + int(need * seen))
+        window = max(2 * window, min(int(need * examined), plan.index.ranked_walk))
 
 
 def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
@@ -380,11 +422,16 @@ def _sorted(
     after: tuple[Any, int] | None,
 ) -> list[tuple[int, Any]]:
     """Phase 2: the database starts from the driver's ids and sorts the matching rows. A small set goes as a
-    list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead."""
+    list of ids: a planner that misjudges a full-text condition's selectivity would scan the table instead;
+    so do the search terms' ids where the engine holds them (PostgreSQL ran the GIN query again per row: 3.1 s
+    for the 6,444 matches of `mistral gguf` at 1M repositories, 0.25 s from the list)."""
     opaque = plan.opaque()
     ids = driver.ids
-    if driver.size <= SORT_CAP:
-        ids = driver.found if driver.found is not None else list(session.scalars(driver.ids))
+    held = driver.found is not None and plan.index is not None and plan.index.held_ids_walk
+    if driver.found is not None and (held or driver.size <= SORT_CAP):
+        ids = driver.found
+    elif driver.size <= SORT_CAP:
+        ids = list(session.scalars(driver.ids))
     stmt = select(Repo.id, opaque.column).where(
         func.coalesce(Repo.type, "") == plan.repo_type, *plan.base, Repo.id.in_(ids), *rest
     )

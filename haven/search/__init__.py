@@ -4,7 +4,8 @@ One small interface (`SearchIndex`) with two implementations: SQLite FTS5 (`sqli
 tsvector + GIN (`postgres.py`). Nothing outside this package writes dialect-specific search SQL: the
 migration creates the schema through `index_for(dialect).create_schema`, the repository services keep
 the index in sync through `index_name` / `index_card`, and listings filter with `matches` (a per-row
-check, for walking a sort index) or `candidates` (the set of matching ids, for rare terms).
+check, for walking a sort index) or `candidates` (the set of matching ids, for rare terms), or, sorted by
+downloads, read `ranked` matches in that order straight from the index (haven.search.rank).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Select
 from sqlalchemy.orm import Session
 
 from haven.git.store import Entry, GitRepo
+from haven.search.rank import Ranked, Stretch
 from haven.search.text import body_terms, name_tokens, query_terms
 
 __all__ = ["SearchIndex", "index_card", "index_for", "index_name", "query_terms", "readme_text", "remove"]
@@ -28,11 +30,20 @@ class SearchIndex(Protocol):
     # visits the table for every GIN candidate), no where reading the doclists again costs less than sending
     # the walked rows to Python (FTS5). Measured at 1M repositories ('mistral gguf'), bench/README.md.
     held_ids_walk: bool
+    # How many documents a walk in rank order (`ranked`) may read before the listing takes its rarer-filter
+    # plans: matches on SQLite (each checked by the database against the other filters), documents read
+    # on PostgreSQL (about 1 us each, matching or not). Measured at 1M repositories, bench/README.md.
+    ranked_walk: int
 
     def create_schema(self, conn: Connection) -> None:
         """Create the index's tables, triggers and indexes (called by the migration)."""
 
     def drop_schema(self, conn: Connection) -> None: ...
+
+    def rank_schema(self, conn: Connection) -> None:
+        """Give an index created before migration 0019 what `ranked` needs (nothing to do on newer ones)."""
+
+    def unrank_schema(self, conn: Connection) -> None: ...
 
     def put(self, session: Session, repo_id: int, name: list[str], body: list[str] | None) -> None:
         """Index (or re-index) a repository; `body=None` keeps the body already indexed."""
@@ -49,6 +60,10 @@ class SearchIndex(Protocol):
 
     def filter_ids(self, session: Session, terms: list[str], ids: list[int]) -> set[int]:
         """Which of these repository ids match (for a few hundred rows walked in a sort order)."""
+
+    def ranked(self, session: Session, stretch: Stretch) -> Ranked | None:
+        """The repositories a stretch asks for in descending (downloads, id) order, whatever their visibility.
+        None when the index cannot give this order (haven.search.rank): the caller plans otherwise."""
 
 
 def index_for(dialect: str) -> SearchIndex:

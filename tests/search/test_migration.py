@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
+from haven.auth.permissions import Actor
 from haven.db import Database
 from haven.db.migrate import alembic_config
+from haven.repos.listing import Query, list_repos
 from haven.search import index_for
-from tests.support import tempdir
+from haven.search.rank import Stretch
+from haven.search.text import name_tokens
+from tests.support import Postgres, tempdir
 
 
 def test_upgrade_keeps_children_and_indexes_existing_names() -> None:
@@ -99,4 +104,58 @@ def test_0018_makes_each_listing_order_an_index_without_drift_and_downgrades() -
             "namespace",
             "id",
         ]
+    db.dispose()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_0019_ranks_documents_indexed_before_it_and_downgrades(engine: str, postgres: Postgres | None) -> None:
+    if engine == "sqlite":
+        db = Database(f"sqlite:///{tempdir('haven-mig-') / 'haven.db'}")
+    elif postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    else:
+        db = Database(postgres.create_database(f"mig_{uuid.uuid4().hex[:8]}"))
+    db.migrate()
+    cfg = alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0018")
+        conn.execute(
+            text(
+                "INSERT INTO accounts (id, name, kind, is_admin, created_at) VALUES (1, 'ann', 'user', false, '2026-01-01')"
+            )
+        )
+        for repo_id, downloads in ((1, 3), (2, 9), (3, 0)):
+            conn.execute(
+                text(
+                    "INSERT INTO repos (id, type, owner_id, namespace, name, full_id, storage_key, private, disabled,"
+                    " created_at, last_modified, downloads, downloads_all_time, likes, trending_score, tags,"
+                    " used_storage) VALUES (:id, 'model', 1, 'ann', :name, :full, :key, false, false, '2026-01-01',"
+                    " '2026-01-01', :downloads, 0, 0, 0, '[]', 0)"
+                ),
+                {"id": repo_id, "name": f"tiny-bert-{repo_id}", "full": f"ann/tiny-bert-{repo_id}",
+                 "key": uuid.uuid4().hex, "downloads": downloads},
+            )  # fmt: skip
+            # The document as the index kept it before 0019: keyed by the repository id.
+            key = "repo_id" if engine == "postgres" else "rowid"
+            conn.execute(
+                text(f"INSERT INTO repo_search ({key}, name, body) VALUES (:id, :name, 'card text')"),
+                {"id": repo_id, "name": " ".join(name_tokens(f"ann/tiny-bert-{repo_id}"))},
+            )
+        command.upgrade(cfg, "head")
+    with db.read() as session:
+        rows, _ = list_repos(session, Actor(), Query(repo_type="model", search=["bert"]))
+        assert [r.id for r in rows] == [2, 1, 3]
+        walk = index_for(engine if engine == "sqlite" else "postgresql").ranked(
+            session, Stretch(["card"], "model", None, 10, 100)
+        )
+        assert walk is not None and [r[0] for r in walk.rows] == [2, 1, 3]
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0018")
+        if engine == "sqlite":  # keyed by repository id again
+            assert list(conn.execute(text("SELECT rowid FROM repo_search ORDER BY rowid")).scalars()) == [1, 2, 3]
+        else:
+            assert conn.execute(text("SELECT to_regclass('repo_rank')")).scalar() is None
+        command.upgrade(cfg, "head")
     db.dispose()
