@@ -1,7 +1,9 @@
 """The worker pool inside the web server: worker processes, per-model queues with dynamic batching,
 back-pressure, cancellation, crash recovery and the numbers /api/inference/stats reports.
 
-Everything here runs on the event loop except one reader thread per worker process. A
+Everything here runs on the event loop except one reader thread per worker process; what goes to a
+worker is written without blocking the loop (a worker reads only between jobs: the rest waits in a
+buffer that the loop writes out as the socket drains, see `Worker.send`). A
 request joins its model's lane (model and parameters); an idle lane sends it at once (or after
 `inference_batch_ms`, if set); while a batch of a lane runs, newcomers gather and go together as soon as
 it is done (up to `inference_max_batch`), so under load batches grow by themselves and a lone request
@@ -21,7 +23,9 @@ import contextlib
 import itertools
 import logging
 import os
+import pickle
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -123,7 +127,9 @@ class Worker:
         self.pool = pool
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
-        self.conn: Connection | None = None
+        self.conn: Connection | None = None  # read by the reader thread
+        self.sock: socket.socket | None = None  # written by the event loop, never blocking it
+        self.outbox = bytearray()  # frames the socket would not take yet
         self.loaded: dict[str, int] = {}
         self.loading: dict[str, tuple[float, float]] = {}
         self.inflight: dict[str, Request] = {}
@@ -148,18 +154,54 @@ class Worker:
             [sys.executable, "-m", "haven.inference.worker", *args], pass_fds=[child.fileno()], env=env
         )
         child.close()
-        self.conn = Connection(parent.detach())
+        self.sock, self.outbox = parent, bytearray()
+        self.conn = Connection(os.dup(parent.fileno()))
         self.alive = True
         conn, proc = self.conn, self.proc
         threading.Thread(target=self._read, args=(conn, proc), daemon=True, name="inference-reader").start()
 
     def send(self, *msg: Any) -> None:
-        """Straight onto the socket, from the event loop: the worker's receiver thread is always reading, so
-        this waits at most for one large input (bounded by inference_max_input_bytes) to drain."""
-        if self.conn is None or not self.alive:
+        """From the event loop, never waiting: a worker reads only between jobs (and between generated
+        tokens), so what its socket cannot take now is kept and written as it drains. The frame is
+        multiprocessing.Connection's (a 4-byte big-endian length, then the pickle), which the worker reads."""
+        if self.sock is None or not self.alive:
             return
-        with contextlib.suppress(OSError):  # the worker died: its reader thread reports that
-            self.conn.send(msg)
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        frame = struct.pack("!i", len(data)) + data
+        if self.outbox:
+            self.outbox += frame
+            return
+        try:
+            sent = self.sock.send(frame, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return  # the worker died: its reader thread reports that
+        if sent < len(frame):
+            self.outbox += frame[sent:]
+            self.pool.loop.add_writer(self.sock, self._flush, self.sock)
+
+    def _flush(self, sock: socket.socket) -> None:
+        """The socket can take more: write what waits (called by the loop while there is any)."""
+        try:
+            sent = sock.send(self.outbox, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(self.outbox)  # the worker died: nobody to write to
+        del self.outbox[:sent]
+        if not self.outbox:
+            self.pool.loop.remove_writer(sock)
+
+    def _close(self) -> None:
+        """Forget the socket: the loop stops watching it and what was not yet written is dropped."""
+        if self.sock is not None:
+            if self.outbox:
+                self.pool.loop.remove_writer(self.sock)
+            self.sock.close()
+            self.sock, self.outbox = None, bytearray()
+        if self.conn is not None:
+            self.conn.close()
 
     def _read(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
         loop = self.pool.loop
@@ -174,15 +216,19 @@ class Worker:
             loop.call_soon_threadsafe(self.pool.on_death, self, proc, code)
 
     def stop(self) -> None:
-        self.send("stop")
+        """Ask the worker to end after its current job; if the pool still has input queued for it, hang up
+        instead (it exits at its next read). Killed if it is not gone within 5 s."""
+        if self.outbox:
+            self._close()
+        else:
+            self.send("stop")
         self.alive = False
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        if self.conn is not None:
-            self.conn.close()
+        self._close()
 
 
 class Stats:
@@ -379,8 +425,7 @@ class Pool:
             return
         log.error("inference worker %d (pid %d) died with exit code %s; restarting it", worker.index, proc.pid, code)
         worker.alive = False  # until it is restarted, requests wait in their lanes
-        if worker.conn is not None:
-            worker.conn.close()
+        worker._close()
         for req in worker.inflight.values():
             if req.tokens is not None:
                 req.tokens.put_nowait(None)
