@@ -1,9 +1,10 @@
 """The worker pool inside the web server: worker processes, per-model queues with dynamic batching,
 back-pressure, cancellation, crash recovery and the numbers /api/inference/stats reports.
 
-Everything here runs on the event loop except one reader thread per worker process; what goes to a
-worker is written without blocking the loop (a worker reads only between jobs: the rest waits in a
-buffer that the loop writes out as the socket drains, see `Worker.send`). A
+Everything here runs on the event loop, which also reads and writes the workers' sockets (non-blocking:
+an answer goes from the worker to the loop without waking another thread on the way; a worker reads
+only between jobs, so what it cannot take yet waits in a buffer the loop writes out as the socket
+drains, see `Worker.send`). One thread per worker process only waits for it to exit. A
 request joins its model's lane (model and parameters); an idle lane sends it at once (or after
 `inference_batch_ms`, if set); while a batch of a lane runs, newcomers gather and go together as soon as
 it is done (up to `inference_max_batch`), so under load batches grow by themselves and a lone request
@@ -33,7 +34,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
 from haven.config import Settings
@@ -87,6 +87,7 @@ class Request:
     progress: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first token or the answer
 
 
+READ_SIZE = 1 << 20  # bytes taken from a worker's socket per read
 GATHER_SHARE = 0.5  # of the last batch's run time, the longest a lane holds a batch for expected requests
 GATHER_MAX = 0.05  # seconds, whatever that run time was
 
@@ -127,9 +128,9 @@ class Worker:
         self.pool = pool
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
-        self.conn: Connection | None = None  # read by the reader thread
-        self.sock: socket.socket | None = None  # written by the event loop, never blocking it
+        self.sock: socket.socket | None = None  # read and written by the event loop, never blocking it
         self.outbox = bytearray()  # frames the socket would not take yet
+        self.inbox = bytearray()  # what was read of frames not yet complete
         self.loaded: dict[str, int] = {}
         self.loading: dict[str, tuple[float, float]] = {}
         self.inflight: dict[str, Request] = {}
@@ -154,11 +155,12 @@ class Worker:
             [sys.executable, "-m", "haven.inference.worker", *args], pass_fds=[child.fileno()], env=env
         )
         child.close()
-        self.sock, self.outbox = parent, bytearray()
-        self.conn = Connection(os.dup(parent.fileno()))
+        parent.setblocking(False)
+        self.sock, self.outbox, self.inbox = parent, bytearray(), bytearray()
         self.alive = True
-        conn, proc = self.conn, self.proc
-        threading.Thread(target=self._read, args=(conn, proc), daemon=True, name="inference-reader").start()
+        self.pool.loop.add_reader(parent, self._readable, parent)
+        proc = self.proc
+        threading.Thread(target=self._wait, args=(proc,), daemon=True, name="inference-waiter").start()
 
     def send(self, *msg: Any) -> None:
         """From the event loop, never waiting: a worker reads only between jobs (and between generated
@@ -172,7 +174,7 @@ class Worker:
             self.outbox += frame
             return
         try:
-            sent = self.sock.send(frame, socket.MSG_DONTWAIT)
+            sent = self.sock.send(frame)
         except BlockingIOError:
             sent = 0
         except OSError:
@@ -184,7 +186,7 @@ class Worker:
     def _flush(self, sock: socket.socket) -> None:
         """The socket can take more: write what waits (called by the loop while there is any)."""
         try:
-            sent = sock.send(self.outbox, socket.MSG_DONTWAIT)
+            sent = sock.send(self.outbox)
         except BlockingIOError:
             return
         except OSError:
@@ -196,24 +198,55 @@ class Worker:
     def _close(self) -> None:
         """Forget the socket: the loop stops watching it and what was not yet written is dropped."""
         if self.sock is not None:
+            self.pool.loop.remove_reader(self.sock)
             if self.outbox:
                 self.pool.loop.remove_writer(self.sock)
             self.sock.close()
             self.sock, self.outbox = None, bytearray()
-        if self.conn is not None:
-            self.conn.close()
 
-    def _read(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
-        loop = self.pool.loop
+    def _readable(self, sock: socket.socket) -> bool:
+        """The worker wrote (called by the loop): hand each complete message to the pool. False at the end."""
         try:
-            while True:
-                msg = conn.recv()
-                loop.call_soon_threadsafe(self.pool.on_message, self, msg)
-        except (EOFError, OSError):
+            data = sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            data = b""
+        if not data:  # the worker is gone: its waiter thread reports that
+            self.pool.loop.remove_reader(sock)
+            return False
+        self.inbox += data
+        for msg in self._messages():
+            self.pool.on_message(self, msg)
+        return True
+
+    def _messages(self) -> list[Any]:
+        """The complete frames read so far (multiprocessing.Connection's, as the worker writes them)."""
+        out, buf, pos = [], self.inbox, 0
+        while len(buf) - pos >= 4:
+            (size,) = struct.unpack_from("!i", buf, pos)
+            head = 4
+            if size == -1:  # a frame over 2 GiB: an 8-byte length follows
+                if len(buf) - pos < 12:
+                    break
+                (size,) = struct.unpack_from("!Q", buf, pos + 4)
+                head = 12
+            if len(buf) - pos < head + size:
+                break
+            out.append(pickle.loads(buf[pos + head : pos + head + size]))
+            pos += head + size
+        del buf[:pos]
+        return out
+
+    def drain(self) -> None:
+        """Take what the worker wrote before it exited (its death is reported after that, never before)."""
+        while self.sock is not None and self._readable(self.sock):
             pass
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
         code = proc.wait()
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
-            loop.call_soon_threadsafe(self.pool.on_death, self, proc, code)
+            self.pool.loop.call_soon_threadsafe(self.pool.on_death, self, proc, code)
 
     def stop(self) -> None:
         """Ask the worker to end after its current job; if the pool still has input queued for it, hang up
@@ -424,6 +457,7 @@ class Pool:
         if worker.proc is not proc or not worker.alive or self.closed:
             return
         log.error("inference worker %d (pid %d) died with exit code %s; restarting it", worker.index, proc.pid, code)
+        worker.drain()  # answers it sent before dying still count
         worker.alive = False  # until it is restarted, requests wait in their lanes
         worker._close()
         for req in worker.inflight.values():
