@@ -178,7 +178,7 @@ class Worker:
         except BlockingIOError:
             sent = 0
         except OSError:
-            return  # the worker died: its reader thread reports that
+            return  # the worker died: its waiter thread reports that
         if sent < len(frame):
             self.outbox += frame[sent:]
             self.pool.loop.add_writer(self.sock, self._flush, self.sock)
