@@ -11,13 +11,14 @@ import asyncio
 import importlib.util
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from haven.api.common import check_gate, lookup, resolve_rev, truthy
@@ -86,16 +87,26 @@ def _admit(request: Request) -> None:
 
 
 async def _body(request: Request) -> bytes:
+    """The request body, read up to its declared length and no further: granian marks a first chunk "more to
+    come" even when it is the whole body, and asking for the empty rest is one more round trip through the
+    server's threads (a wake-up each, milliseconds on a busy machine) for nothing."""
     limit = _state(request).hub.settings.inference_max_input_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    expected = int(declared) if declared and declared.isdigit() else None
+    if expected is not None and expected > limit:
         raise InferenceError(413, f"Request body larger than {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while expected is None or size < expected:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise InferenceError(413, f"Request body larger than {limit} bytes")
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
 
 
@@ -120,7 +131,7 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
     hub: Hub = _state(request).hub
     _split(repo)
     token = credential(request.headers.get("authorization"))
-    actor = ANONYMOUS if token is None else hub.auth.cached(token)
+    actor = ANONYMOUS if token is None else hub.auth.cached(token, refresh=_in_background)
     key = ("model", repo, None if token is None else hash_token(token))
     cache = lookup_cache(request)
     hit = cache.get(key) if actor is not None else None
@@ -133,6 +144,11 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
         if snap is not None:
             return _pick(hub, ref, snap, repo, requested)
     return await run_in_threadpool(_spec, request, repo, revision, requested, cache, key)
+
+
+def _in_background(fn: Callable[[], None]) -> None:
+    """Run `fn` in the loop's default thread pool, not waiting for it (it handles its own errors)."""
+    asyncio.get_running_loop().run_in_executor(None, fn)
 
 
 def _spec(request: Request, repo: str, revision: str, requested: str | None, cache: Any, key: Any) -> ModelSpec:
@@ -179,17 +195,26 @@ async def _disconnected(request: Request) -> None:
         await asyncio.sleep(0.05)
 
 
+WATCH_AFTER = 0.1  # seconds an answer may take before the client's connection is watched for a hang-up
+
+
 async def _outcome(request: Request, pool: Pool, req: Pending) -> tuple[int, Any]:
-    """The worker's answer; 504 after the timeout; 499 (nobody to answer) when the client went away."""
+    """The worker's answer; 504 after the timeout; 499 (nobody to answer) when the client went away.
+    Watching the connection costs round trips through the server (a receive call, its cancellation), so
+    answers that come within WATCH_AFTER, most of them, are not watched: a client gone that soon is noticed
+    when the answer cannot be sent, and the worker's part was done anyway."""
     timeout = pool.settings.inference_timeout
-    watch = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({req.future, watch}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watch.cancel()
+    await asyncio.wait({req.future}, timeout=min(WATCH_AFTER, timeout))
+    watch = None
+    if not req.future.done() and timeout > WATCH_AFTER:
+        watch = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({req.future, watch}, timeout=timeout - WATCH_AFTER, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
     if req.future.done() and not req.future.cancelled():
         return req.future.result()
-    if watch.done():
+    if watch is not None and watch.done() and not watch.cancelled():
         return 499, "Client disconnected"
     return 504, f"Inference did not finish within {timeout:g} s"
 

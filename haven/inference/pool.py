@@ -1,7 +1,10 @@
 """The worker pool inside the web server: worker processes, per-model queues with dynamic batching,
 back-pressure, cancellation, crash recovery and the numbers /api/inference/stats reports.
 
-Everything here runs on the event loop except one reader thread per worker process. A
+Everything here runs on the event loop, which also reads and writes the workers' sockets (non-blocking:
+an answer goes from the worker to the loop without waking another thread on the way; a worker reads
+only between jobs, so what it cannot take yet waits in a buffer the loop writes out as the socket
+drains, see `Worker.send`). One thread per worker process only waits for it to exit. A
 request joins its model's lane (model and parameters); an idle lane sends it at once (or after
 `inference_batch_ms`, if set); while a batch of a lane runs, newcomers gather and go together as soon as
 it is done (up to `inference_max_batch`), so under load batches grow by themselves and a lone request
@@ -21,7 +24,9 @@ import contextlib
 import itertools
 import logging
 import os
+import pickle
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -29,7 +34,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
 from haven.config import Settings
@@ -83,6 +87,7 @@ class Request:
     progress: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first token or the answer
 
 
+READ_SIZE = 1 << 20  # bytes taken from a worker's socket per read
 GATHER_SHARE = 0.5  # of the last batch's run time, the longest a lane holds a batch for expected requests
 GATHER_MAX = 0.05  # seconds, whatever that run time was
 
@@ -123,7 +128,9 @@ class Worker:
         self.pool = pool
         self.index = index
         self.proc: subprocess.Popen[bytes] | None = None
-        self.conn: Connection | None = None
+        self.sock: socket.socket | None = None  # read and written by the event loop, never blocking it
+        self.outbox = bytearray()  # frames the socket would not take yet
+        self.inbox = bytearray()  # what was read of frames not yet complete
         self.loaded: dict[str, int] = {}
         self.loading: dict[str, tuple[float, float]] = {}
         self.inflight: dict[str, Request] = {}
@@ -148,41 +155,113 @@ class Worker:
             [sys.executable, "-m", "haven.inference.worker", *args], pass_fds=[child.fileno()], env=env
         )
         child.close()
-        self.conn = Connection(parent.detach())
+        parent.setblocking(False)
+        self.sock, self.outbox, self.inbox = parent, bytearray(), bytearray()
         self.alive = True
-        conn, proc = self.conn, self.proc
-        threading.Thread(target=self._read, args=(conn, proc), daemon=True, name="inference-reader").start()
+        self.pool.loop.add_reader(parent, self._readable, parent)
+        proc = self.proc
+        threading.Thread(target=self._wait, args=(proc,), daemon=True, name="inference-waiter").start()
 
     def send(self, *msg: Any) -> None:
-        """Straight onto the socket, from the event loop: the worker's receiver thread is always reading, so
-        this waits at most for one large input (bounded by inference_max_input_bytes) to drain."""
-        if self.conn is None or not self.alive:
+        """From the event loop, never waiting: a worker reads only between jobs (and between generated
+        tokens), so what its socket cannot take now is kept and written as it drains. The frame is
+        multiprocessing.Connection's (a 4-byte big-endian length, then the pickle), which the worker reads."""
+        if self.sock is None or not self.alive:
             return
-        with contextlib.suppress(OSError):  # the worker died: its reader thread reports that
-            self.conn.send(msg)
-
-    def _read(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
-        loop = self.pool.loop
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        frame = struct.pack("!i", len(data)) + data
+        if self.outbox:
+            self.outbox += frame
+            return
         try:
-            while True:
-                msg = conn.recv()
-                loop.call_soon_threadsafe(self.pool.on_message, self, msg)
-        except (EOFError, OSError):
+            sent = self.sock.send(frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return  # the worker died: its waiter thread reports that
+        if sent < len(frame):
+            self.outbox += frame[sent:]
+            self.pool.loop.add_writer(self.sock, self._flush, self.sock)
+
+    def _flush(self, sock: socket.socket) -> None:
+        """The socket can take more: write what waits (called by the loop while there is any)."""
+        try:
+            sent = sock.send(self.outbox)
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(self.outbox)  # the worker died: nobody to write to
+        del self.outbox[:sent]
+        if not self.outbox:
+            self.pool.loop.remove_writer(sock)
+
+    def _close(self) -> None:
+        """Forget the socket: the loop stops watching it and what was not yet written is dropped."""
+        if self.sock is not None:
+            self.pool.loop.remove_reader(self.sock)
+            if self.outbox:
+                self.pool.loop.remove_writer(self.sock)
+            self.sock.close()
+            self.sock, self.outbox = None, bytearray()
+
+    def _readable(self, sock: socket.socket) -> bool:
+        """The worker wrote (called by the loop): hand each complete message to the pool. False at the end."""
+        try:
+            data = sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            data = b""
+        if not data:  # the worker is gone: its waiter thread reports that
+            self.pool.loop.remove_reader(sock)
+            return False
+        self.inbox += data
+        for msg in self._messages():
+            self.pool.on_message(self, msg)
+        return True
+
+    def _messages(self) -> list[Any]:
+        """The complete frames read so far (multiprocessing.Connection's, as the worker writes them)."""
+        out, buf, pos = [], self.inbox, 0
+        while len(buf) - pos >= 4:
+            (size,) = struct.unpack_from("!i", buf, pos)
+            head = 4
+            if size == -1:  # a frame over 2 GiB: an 8-byte length follows
+                if len(buf) - pos < 12:
+                    break
+                (size,) = struct.unpack_from("!Q", buf, pos + 4)
+                head = 12
+            if len(buf) - pos < head + size:
+                break
+            out.append(pickle.loads(buf[pos + head : pos + head + size]))
+            pos += head + size
+        del buf[:pos]
+        return out
+
+    def drain(self) -> None:
+        """Take what the worker wrote before it exited (its death is reported after that, never before)."""
+        while self.sock is not None and self._readable(self.sock):
             pass
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
         code = proc.wait()
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
-            loop.call_soon_threadsafe(self.pool.on_death, self, proc, code)
+            self.pool.loop.call_soon_threadsafe(self.pool.on_death, self, proc, code)
 
     def stop(self) -> None:
-        self.send("stop")
+        """Ask the worker to end after its current job; if the pool still has input queued for it, hang up
+        instead (it exits at its next read). Killed if it is not gone within 5 s."""
+        if self.outbox:
+            self._close()
+        else:
+            self.send("stop")
         self.alive = False
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        if self.conn is not None:
-            self.conn.close()
+        self._close()
 
 
 class Stats:
@@ -378,9 +457,9 @@ class Pool:
         if worker.proc is not proc or not worker.alive or self.closed:
             return
         log.error("inference worker %d (pid %d) died with exit code %s; restarting it", worker.index, proc.pid, code)
+        worker.drain()  # answers it sent before dying still count
         worker.alive = False  # until it is restarted, requests wait in their lanes
-        if worker.conn is not None:
-            worker.conn.close()
+        worker._close()
         for req in worker.inflight.values():
             if req.tokens is not None:
                 req.tokens.put_nowait(None)
