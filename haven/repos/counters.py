@@ -68,8 +68,7 @@ class DownloadCounter:
             if day != self._day:
                 self._day = day
                 try:
-                    with self.db.write() as session:
-                        n = signals.recompute_all(session, day)
+                    n = signals.recompute_all(self.db, day)
                     log.info("recomputed download counts and trending scores of %d repositories", n)
                 except Exception:  # the next day's flush tries again; counting itself is not affected
                     log.exception("recomputing trending scores failed")

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from haven.db import Database
 from haven.repos.models import Repo, RepoActivity
 
 WINDOW_DAYS = 30
@@ -92,15 +93,21 @@ def recompute(session: Session, repo_ids: Iterable[int], day: int | None = None)
         )
 
 
-def recompute_all(session: Session, day: int | None = None) -> int:
+def recompute_all(db: Database, day: int | None = None) -> int:
     """Recompute every repository with activity in the window or a non-zero count or score; old activity
-    rows (outside the window) are deleted. Returns how many repositories were recomputed."""
+    rows (outside the window) are deleted. Returns how many repositories were recomputed.
+
+    One transaction per CHUNK repositories: the daily pass touches every active repository, and each
+    change of downloads moves the repository's search document (haven.search.rank), ~0.3 ms a row, so
+    a single transaction would hold SQLite's one writer for minutes at a million repositories."""
     day = today() if day is None else day
     active = select(RepoActivity.repo_id).where(RepoActivity.day > day - WINDOW_DAYS).distinct()
     stale = select(Repo.id).where(or_(Repo.downloads > 0, Repo.trending_score > 0))
-    ids = set(session.scalars(active)) | set(session.scalars(stale))
-    recompute(session, ids, day)
-    session.execute(
-        RepoActivity.__table__.delete().where(RepoActivity.day <= day - WINDOW_DAYS),
-    )
+    with db.read() as session:
+        ids = sorted(set(session.scalars(active)) | set(session.scalars(stale)))
+    for start in range(0, len(ids), CHUNK):
+        with db.write() as session:
+            recompute(session, ids[start : start + CHUNK], day)
+    with db.write() as session:
+        session.execute(RepoActivity.__table__.delete().where(RepoActivity.day <= day - WINDOW_DAYS))
     return len(ids)

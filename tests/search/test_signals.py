@@ -40,14 +40,22 @@ def test_trending_decays_and_old_activity_is_dropped(db: Database) -> None:
         signals.record_like(session, repo, 1, DAY)
     fresh = state(db, repo)[2]
     assert fresh == pytest.approx(8 + signals.LIKE_WEIGHT)
-    with db.write() as session:
-        signals.recompute_all(session, DAY + 3)
+    signals.recompute_all(db, DAY + 3)
     assert state(db, repo)[2] == pytest.approx(fresh / 2)
-    with db.write() as session:
-        signals.recompute_all(session, DAY + signals.WINDOW_DAYS)
+    signals.recompute_all(db, DAY + signals.WINDOW_DAYS)
     assert state(db, repo)[:1] == (0,) and state(db, repo)[2] == 0
     with db.read() as session:
         assert session.scalars(select(RepoActivity).where(RepoActivity.repo_id == repo)).all() == []
+
+
+def test_the_daily_pass_reaches_every_repository_chunk_by_chunk(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signals, "CHUNK", 2)  # five repositories: three transactions
+    repos = [add_repo(db, f"ann/{unique()}") for _ in range(5)]
+    with db.write() as session:
+        signals.record_downloads(session, dict.fromkeys(repos, 4), DAY)
+    assert {state(db, r)[0] for r in repos} == {4}
+    assert signals.recompute_all(db, DAY + signals.WINDOW_DAYS) >= 5
+    assert {state(db, r)[0] for r in repos} == {0}
 
 
 def test_unlike_withdraws_the_like_on_its_own_day(db: Database) -> None:
