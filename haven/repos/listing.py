@@ -140,6 +140,7 @@ class _Plan:
     index: SearchIndex | None = None
     ranked: bool = False  # search terms sorted by downloads: the index gives matches in that order
     cursor: tuple[Any, int] | None = None
+    rows: int | None = None  # the highest repository id, once read (_rows)
 
     def after(self, value: Any, repo_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, id) in this order."""
@@ -284,8 +285,14 @@ def _too_rare(session: Session, plan: _Plan, n: int, walk: int) -> bool:
     sizes = [size for tag in plan.tags if (size := _cached_tag_count(session, tag)) is not None]
     if not sizes:
         return False
-    rows = session.scalar(select(func.max(Repo.id))) or 0
-    return min(sizes) * walk < n * rows
+    return min(sizes) * walk < n * _rows(session, plan)
+
+
+def _rows(session: Session, plan: _Plan) -> int:
+    """The highest repository id: how many rows a filter's count is a share of (read once per listing)."""
+    if plan.rows is None:
+        plan.rows = session.scalar(select(func.max(Repo.id))) or 0
+    return plan.rows
 
 
 def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
@@ -424,7 +431,7 @@ def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | N
         check, members = [], set(driver.found)
     else:
         check = [_member(driver.ids)]
-    rate = max(driver.size, 1) / max(session.scalar(select(func.max(Repo.id))) or 0, 1)
+    rate = max(driver.size, 1) / max(_rows(session, plan), 1)
     margin = WALK_SPAN
     if rest and not plan.terms and not big and driver.size > SORT_CAP:
         rate, margin = rate * _share(session, plan, driver, rest), SAMPLED_SPAN
