@@ -12,6 +12,8 @@ planned in phases, so that the database stops early whatever the filter's select
    index, up to SET_CAP) and start from the narrowest: a few thousand ids are sorted whole; a larger set
    is built once by the database, which walks the sort index further checking membership per entry
    (n * rows / size entries for n results, index entries only) and gives up, sorting, past a bound.
+   Counts are kept TAG_COUNT_TTL seconds (they pick a plan, never rows): a tag counted as too rare for the
+   walk of phase 1 to fill the page skips that walk.
 
 Search terms go through haven.search, which hides the engine (SQLite FTS5 or PostgreSQL tsvector).
 """
