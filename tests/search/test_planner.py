@@ -116,17 +116,25 @@ SET_PLANS = {
     "sort index walked with a membership check": {"SORT_CAP": 0, "SORT_COST": 10**9},
     "membership walk, terms checked in Python": {"SORT_CAP": 0, "SORT_COST": 10**9, "SET_CAP": 0},
     "narrowest set sorted, terms checked in Python": {"SORT_CAP": 10**9, "SET_CAP": 0},
-    "membership walk in spans of n rows": {"SORT_CAP": 0, "SORT_COST": 10**9, "WALK_SPAN": 0.01, "MAX_SPANS": 10**9},
+    "membership walk in spans of n rows": {
+        "SORT_CAP": 0,
+        "SORT_COST": 10**9,
+        "WALK_SPAN": 0.01,
+        "SAMPLED_SPAN": 0.01,
+        "MAX_SPANS": 10**9,
+    },
     "membership walk cut short, the rest sorted": {
         "SORT_CAP": 0,
         "SORT_COST": 10**9,
         "WALK_SPAN": 0.01,
+        "SAMPLED_SPAN": 0.01,
         "MAX_SPANS": 1,
     },
     "the same, terms checked in Python": {
         "SORT_CAP": 0,
         "SORT_COST": 10**9,
         "WALK_SPAN": 0.01,
+        "SAMPLED_SPAN": 0.01,
         "MAX_SPANS": 1,
         "SET_CAP": 0,
     },
@@ -159,6 +167,33 @@ def test_set_plans_equal_brute_force(
     for limit in (2, 7, 1000):
         q = Query(repo_type="model", limit=limit, **fill)
         assert every_page(db, q) == expected(db, q, word)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"tags": ["rare"], "sort": "likes"},
+        {"tags": ["common", "rare"], "sort": "downloads", "descending": False},
+        {"tags": ["rare", "mid-{word}"], "author": "ann", "sort": "trendingScore"},
+        {"tags": ["common", "rare"], "sort": "likes", "SORT_CAP": 0, "SORT_COST": 10**9, "SAMPLED_SPAN": 0.01},
+    ],
+)
+def test_a_tag_counted_recently_and_too_rare_for_the_walk_skips_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch, case: dict
+) -> None:
+    """Once a listing has counted a rare tag, the next ones start from the sets (the walk of WALK_SQL rows
+    could not fill the page), with the same pages, cursors included."""
+    word, _ = corpus_for(db)
+    monkeypatch.setattr(listing, "WALK_SQL", 3)
+    fill = {k: [s.format(word=word) for s in v] if isinstance(v, list) else v for k, v in case.items()}
+    for name in ("SORT_CAP", "SORT_COST", "SAMPLED_SPAN"):
+        if name in fill:
+            monkeypatch.setattr(listing, name, fill.pop(name))
+    q = Query(repo_type="model", limit=2, **fill)
+    first = every_page(db, q)  # counts the tags (phase 2) on its first page
+    with db.read() as session:
+        assert listing._too_rare(session, listing._plan(session, ANON, q), 3, 12)
+    assert every_page(db, q) == first == expected(db, q, word)
 
 
 def test_invalid_queries_are_bad_requests(db: Database) -> None:
