@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from haven.config import Settings
@@ -38,4 +39,7 @@ def test_sends_to_a_worker_that_is_not_reading_never_block_the_loop(tmp_path: Pa
             pool.shutdown()
         assert worker.proc.poll() is not None
 
-    asyncio.run(scenario())
+    # In a thread of its own: a browser test earlier in this process (Playwright's sync API, whose session
+    # lasts the whole run) leaves an event loop marked running in the main thread, where asyncio.run refuses.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, scenario()).result()
