@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -48,11 +50,24 @@ def get_actor(request: Request) -> Actor:
 
 
 async def actor_of(request: Request) -> Actor:
-    """The caller, for ActorDep: without credentials on the event loop (no thread hop for anonymous reads);
-    a token may need the database, so its lookup runs in a worker thread as a sync dependency would."""
-    if request.headers.get("authorization") is None:
-        return anonymous(request.app.state.hub.settings.mirror_require_login)
-    return await run_in_threadpool(get_actor, request)
+    """The caller, for ActorDep: without credentials, or with a token the cache holds, on the event loop (no
+    thread hop); a token in steady use is looked up again in the background before its entry expires (see
+    Authenticator.cached). Any other token may need the database: its lookup runs in a worker thread."""
+    header = request.headers.get("authorization")
+    hub: Hub = request.app.state.hub
+    if header is None:
+        return anonymous(hub.settings.mirror_require_login)
+    token = credential(header)
+    actor = None if token is None else hub.auth.cached(token, refresh=in_background)
+    if actor is None:
+        return await run_in_threadpool(get_actor, request)
+    note_user(request.scope, actor.name)
+    return actor
+
+
+def in_background(fn: Callable[[], None]) -> None:
+    """Run `fn` in the loop's default thread pool, not waiting for it (it handles its own errors)."""
+    asyncio.get_running_loop().run_in_executor(None, fn)
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]

@@ -11,7 +11,7 @@ import asyncio
 import importlib.util
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from haven.api.common import check_gate, lookup, resolve_rev, truthy
-from haven.api.deps import credential, get_actor
+from haven.api.deps import credential, get_actor, in_background
 from haven.api.files import lookup_cache
 from haven.api.responses import JSON
 from haven.auth.permissions import ANONYMOUS, Actor, Permission, can
@@ -131,7 +131,7 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
     hub: Hub = _state(request).hub
     _split(repo)
     token = credential(request.headers.get("authorization"))
-    actor = ANONYMOUS if token is None else hub.auth.cached(token, refresh=_in_background)
+    actor = ANONYMOUS if token is None else hub.auth.cached(token, refresh=in_background)
     key = ("model", repo, None if token is None else hash_token(token))
     cache = lookup_cache(request)
     hit = cache.get(key) if actor is not None else None
@@ -144,11 +144,6 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
         if snap is not None:
             return _pick(hub, ref, snap, repo, requested)
     return await run_in_threadpool(_spec, request, repo, revision, requested, cache, key)
-
-
-def _in_background(fn: Callable[[], None]) -> None:
-    """Run `fn` in the loop's default thread pool, not waiting for it (it handles its own errors)."""
-    asyncio.get_running_loop().run_in_executor(None, fn)
 
 
 def _spec(request: Request, repo: str, revision: str, requested: str | None, cache: Any, key: Any) -> ModelSpec:

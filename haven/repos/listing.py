@@ -21,14 +21,12 @@ Search terms go through haven.search, which hides the engine (SQLite FTS5 or Pos
 from __future__ import annotations
 
 import base64
-import logging
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -41,6 +39,7 @@ from haven.mirror.guard import mirrored
 from haven.repos.models import Repo, RepoTag
 from haven.search import SearchIndex, index_for, query_terms
 from haven.search.rank import Stretch
+from haven.ttlcache import TTLCache
 
 SORTS: dict[str, InstrumentedAttribute[Any]] = {
     "downloads": Repo.downloads,
@@ -359,30 +358,30 @@ def _count(session: Session, ids: Any, cap: int = SET_CAP + 1) -> int:
 
 
 TAG_COUNT_TTL = 300.0  # seconds a tag's count is reused: it only picks a plan, so a stale one costs time, never rows
-_tag_counts: dict[tuple[str, str], tuple[float, int, int]] = {}  # (database, tag) -> (expiry, count, cap)
-_shares: dict[tuple[Any, ...], tuple[float, float]] = {}  # (database, type, driver, filters) -> (expiry, share)
+# (database, tag) -> (count, cap): the tag's count, up to that cap
+_tag_counts: TTLCache[tuple[str, str], tuple[int, int]] = TTLCache("tag-counts", TAG_COUNT_TTL, 10_000)
+# (database, type, driver, filters) -> share
+_shares: TTLCache[tuple[Any, ...], float] = TTLCache("shares", TAG_COUNT_TTL, 10_000)
 
 
 def _tag_count(session: Session, tag: str, cap: int) -> int:
     """How many repositories carry `tag`, up to `cap`, from a count made in the last TAG_COUNT_TTL seconds when
     one tells (at 1M repositories counting `ko` reads 11,917 index entries: 2-3 ms per request)."""
-    key, now = (str(session.get_bind().url), tag), time.monotonic()
+    key = (str(session.get_bind().url), tag)
     hit = _tag_counts.get(key)
-    if hit is not None and hit[0] > now and (hit[1] < hit[2] or hit[2] >= cap):
-        return min(hit[1], cap)
+    if hit is not None and (hit[0] < hit[1] or hit[1] >= cap):
+        return min(hit[0], cap)
     size = _count(session, select(RepoTag.repo_id).where(RepoTag.tag == tag), cap)
-    if len(_tag_counts) > 10_000:
-        _tag_counts.clear()
-    _tag_counts[key] = (now + TAG_COUNT_TTL, size, cap)
+    _tag_counts.put(key, (size, cap))
     return size
 
 
 def _cached_tag_count(session: Session, tag: str) -> int | None:
     """A recent exact count of `tag` (below its cap), or None: nothing is counted."""
     hit = _tag_counts.get((str(session.get_bind().url), tag))
-    if hit is None or hit[0] <= time.monotonic() or hit[1] >= hit[2]:
+    if hit is None or hit[0] >= hit[1]:
         return None
-    return hit[1]
+    return hit[0]
 
 
 def _member(ids: Any) -> ColumnElement[bool]:
@@ -467,19 +466,15 @@ def _share(session: Session, plan: _Plan, driver: _Driver, rest: list[ColumnElem
     second one built the set again (5 ms of 15). Kept like the tag counts (1.4-2.2 ms per request at 1M)."""
     key = (str(session.get_bind().url), plan.repo_type, driver.tag, plan.author, *plan.tags)
     hit = _shares.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+    if hit is not None:
+        return hit
     sample = driver.ids.limit(SAMPLE_IDS).subquery()
     taken, passing = session.execute(
         select(func.count(), func.count(Repo.id))
         .select_from(sample)
         .outerjoin(Repo, and_(Repo.id == sample.c[0], Repo.type == plan.repo_type, *plan.base, *rest))
     ).one()
-    share = (passing + 1) / (taken + 1)
-    if len(_shares) > 10_000:
-        _shares.clear()
-    _shares[key] = (time.monotonic() + TAG_COUNT_TTL, share)
-    return share
+    return _shares.put(key, (passing + 1) / (taken + 1))
 
 
 def _check(plan: _Plan, driver: _Driver, python_terms: bool) -> tuple[list[ColumnElement[bool]], bool]:
@@ -537,10 +532,7 @@ SAMPLE = 10_000  # tag counts cover at most this many matching repositories (the
 FACET_TTL = 30.0
 # Past its TTL a count is still served for this long while one thread counts again (see count_tags).
 FACET_STALE = 300.0
-_facet_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-_facet_lock = threading.Lock()
-_recounting: set[tuple[Any, ...]] = set()
-log = logging.getLogger("haven")
+_facet_cache: TTLCache[tuple[Any, ...], TagCounts] = TTLCache("facets", FACET_TTL, 1000, FACET_STALE)
 
 
 @dataclass
@@ -568,46 +560,17 @@ def count_tags(
         q.repo_type, tuple(q.search), q.author, tuple(sorted(q.tags)), q.sort, q.gated, top,
         actor.visibility_key(),
     )  # fmt: skip
-    now = time.monotonic()
-    hit = _facet_cache.get(key)
-    if hit is not None:
-        fresh_until, result = hit
-        if fresh_until > now:
-            return result  # type: ignore[no-any-return]
-        if reopen is not None and fresh_until + FACET_STALE > now:
-            _recount_later(key, reopen, actor, q, top)
-            return result  # type: ignore[no-any-return]
-    return _keep(key, _tally(session, actor, q, top))
+    if reopen is None:
+        hit = _facet_cache.get(key)
+    else:
+        hit = _facet_cache.get_or_recount(key, partial(_tally_apart, reopen, actor, q, top))
+    return hit if hit is not None else _facet_cache.put(key, _tally(session, actor, q, top))
 
 
-def _recount_later(
-    key: tuple[Any, ...], reopen: Callable[[], AbstractContextManager[Session]], actor: Actor, q: Query, top: int
-) -> None:
-    """Count `key` again in a thread of its own, unless one already does."""
-    with _facet_lock:
-        if key in _recounting:
-            return
-        _recounting.add(key)
-
-    def recount() -> None:
-        try:
-            with reopen() as session:
-                _keep(key, _tally(session, actor, q, top))
-        except Exception:  # the expired count stays; the next request past it tries again
-            log.exception("recounting tags failed")
-        finally:
-            with _facet_lock:
-                _recounting.discard(key)
-
-    threading.Thread(target=recount, name="haven-facets", daemon=True).start()
-
-
-def _keep(key: tuple[Any, ...], result: TagCounts) -> TagCounts:
-    with _facet_lock:
-        if len(_facet_cache) > 1000:
-            _facet_cache.clear()
-        _facet_cache[key] = (time.monotonic() + FACET_TTL, result)
-    return result
+def _tally_apart(reopen: Callable[[], AbstractContextManager[Session]], actor: Actor, q: Query, top: int) -> TagCounts:
+    """`_tally` in a session of its own (a recount runs in a thread of its own)."""
+    with reopen() as session:
+        return _tally(session, actor, q, top)
 
 
 def _tally(session: Session, actor: Actor, q: Query, top: int) -> TagCounts:

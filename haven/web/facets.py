@@ -1,16 +1,17 @@
 """Facet values with counts for the listing pages' filters, and the home page's counts.
 
 Facets come from the listing's own bounded tag counts (`count_tags`: the first 10,000 matches of the
-current query, cached briefly), so they narrow with every filter and stay cheap at a million repositories.
+current query, cached briefly; once expired answered while a thread counts again), so they narrow with
+every filter and stay cheap at a million repositories.
 The home page's per-type counts scan every row; once that is slow they are kept for TTL seconds per
 visibility class, or until the next new repository or commit.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -21,12 +22,12 @@ from haven.auth.permissions import Actor
 from haven.mirror.guard import mirrored
 from haven.repos.listing import Query, count_tags, tag_type, visible
 from haven.repos.models import Repo
+from haven.ttlcache import TTLCache
 
 TOP = 12
 TTL = 30.0
 SLOW = 0.02  # seconds: only counts that took longer are cached
-_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-_lock = threading.Lock()
+_cache: TTLCache[tuple[Any, ...], Any] = TTLCache("home-counts", TTL, 10_000)
 # URL parameter -> (tag prefix, tag-value builder) for the filters that are tags.
 TAG_FACETS = {"license": "license:", "dataset": "dataset:"}
 
@@ -48,24 +49,23 @@ def cached(name: str, session: Session, actor: Actor, repo_types: tuple[str, ...
     """`compute()`, or, if computing it was slow, its result from the last TTL seconds for the same name,
     visibility and state of the repositories."""
     key = (name, *_visibility_key(actor), *_fingerprint(session, repo_types))
-    now = time.monotonic()
     hit = _cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    if hit is not None:
+        return hit
     start = time.perf_counter()
     value = compute()
     if time.perf_counter() - start < SLOW:
         return value  # cheap enough to stay exact
-    with _lock:
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[key] = (now + TTL, value)
-    return value
+    return _cache.put(key, value)
 
 
-def facet_counts(session: Session, actor: Actor, q: Query) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-    """Facet -> its most frequent values among the query's matches; and whether the counts are exact."""
-    counted = count_tags(session, actor, replace(q, cursor=None, limit=None), top=500)
+def facet_counts(
+    session: Session, actor: Actor, q: Query, reopen: Callable[[], AbstractContextManager[Session]]
+) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+    """Facet -> its most frequent values among the query's matches; and whether the counts are exact.
+    An expired count is answered while a thread counts again in a session `reopen` opens (see count_tags),
+    as the API's tag counts are: the page never waits for a count."""
+    counted = count_tags(session, actor, replace(q, cursor=None, limit=None), top=500, reopen=reopen)
     out: dict[str, list[tuple[str, int]]] = {key: [] for key in ("task", "library", "language", "license", "dataset")}
     kinds = {"pipeline_tag": "task", "library": "library", "language": "language"}
     kinds |= {"license": "license", "dataset": "dataset"}

@@ -55,7 +55,7 @@ def _listing(web: WebDep, plural: str) -> Response:
     )
     with web.hub.db.read() as session:
         rows, cursor = list_repos(session, web.actor, q)
-        facets, exact = facet_counts(session, web.actor, q)
+        facets, exact = facet_counts(session, web.actor, q, reopen=web.hub.db.read)
     return render(
         web,
         "listing.html",
