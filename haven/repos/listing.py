@@ -518,9 +518,16 @@ def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], st
         raise BadRequest("limit must be a positive integer")
     plan = _plan(session, actor, q)
     page = min(q.limit or MAX_PAGE, MAX_PAGE)
-    keys = _select(session, plan, page + 1)
-    found = {r.id: r for r in session.scalars(select(Repo).where(Repo.id.in_([k[0] for k in keys[:page]])))}
-    rows = [found[k[0]] for k in keys[:page] if k[0] in found]
+    if not plan.per_row and not plan.terms:
+        # No filter: the page's rows straight from the sort index, one statement instead of ids then rows.
+        stmt = select(Repo).where(*plan.position, *plan.base).order_by(*plan.order()).limit(page + 1)
+        rows = list(session.scalars(stmt))
+        keys = [(r.id, getattr(r, plan.column.key)) for r in rows]
+        rows = rows[:page]
+    else:
+        keys = _select(session, plan, page + 1)
+        found = {r.id: r for r in session.scalars(select(Repo).where(Repo.id.in_([k[0] for k in keys[:page]])))}
+        rows = [found[k[0]] for k in keys[:page] if k[0] in found]
     if len(keys) <= page or not rows:
         return rows, None
     return rows, _encode_cursor(keys[page - 1][1], keys[page - 1][0])
