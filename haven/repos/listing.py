@@ -142,6 +142,7 @@ class _Plan:
     ranked: bool = False  # search terms sorted by downloads: the index gives matches in that order
     cursor: tuple[Any, int] | None = None
     rows: int | None = None  # the highest repository id, once read (_rows)
+    loaded: dict[int, Repo] = field(default_factory=dict)  # rows a search's check read whole (_ranked)
 
     def after(self, value: Any, repo_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, id) in this order."""
@@ -263,8 +264,17 @@ def _ranked(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]] | No
         if walk is None:
             return None if after == plan.cursor else out + _from_sets(session, plan, n - len(out), after)
         if walk.rows:
-            check = select(Repo.id).where(Repo.id.in_([r[0] for r in walk.rows]), *plan.base, *plan.per_row)
-            keep = set(session.scalars(check))
+            ids = [r[0] for r in walk.rows]
+            # A stretch about the page's size is checked by loading its rows whole: list_repos then finds the
+            # page in the session and reads it no more (a statement fewer per search page).
+            if len(ids) <= 2 * n:
+                check = select(Repo).where(Repo.id.in_(ids), *plan.base, *plan.per_row)
+                whole = {r.id: r for r in session.scalars(check)}
+                plan.loaded.update(whole)
+                keep = set(whole)
+            else:
+                check = select(Repo.id).where(Repo.id.in_(ids), *plan.base, *plan.per_row)
+                keep = set(session.scalars(check))
             out += [(i, d) for i, d in walk.rows if i in keep]
         if len(out) >= n or walk.end is None:
             return out[:n]
@@ -526,11 +536,20 @@ def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], st
         rows = rows[:page]
     else:
         keys = _select(session, plan, page + 1)
-        found = {r.id: r for r in session.scalars(select(Repo).where(Repo.id.in_([k[0] for k in keys[:page]])))}
+        found = _load(session, plan, [k[0] for k in keys[:page]])
         rows = [found[k[0]] for k in keys[:page] if k[0] in found]
     if len(keys) <= page or not rows:
         return rows, None
     return rows, _encode_cursor(keys[page - 1][1], keys[page - 1][0])
+
+
+def _load(session: Session, plan: _Plan, ids: list[int]) -> dict[int, Repo]:
+    """The rows of these ids: those the plan read already (a search's check), the rest in one statement."""
+    held = {i: plan.loaded[i] for i in ids if i in plan.loaded}
+    missing = [i for i in ids if i not in held]
+    if missing:
+        held.update((r.id, r) for r in session.scalars(select(Repo).where(Repo.id.in_(missing))))
+    return held
 
 
 # --- facets ---------------------------------------------------------------------------------------
