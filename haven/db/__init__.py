@@ -49,10 +49,23 @@ def make_engine(url: str) -> Engine:
 
 
 def _configure_postgres(engine: Engine) -> None:
-    """Check a pooled connection without a round trip. `pool_pre_ping` sent `;` on every checkout (a
-    round trip per request); a connection the server closed (restart, terminated backend) has its socket
-    readable (the server's goodbye, then EOF), so only such a socket is pinged, and one that fails is
-    replaced, as pre-ping would."""
+    """Plan every statement for its parameters, and check a pooled connection without a round trip.
+
+    psycopg prepares a statement run five times on a connection, and PostgreSQL then switches a prepared
+    statement to a generic plan, blind to its parameters, when that looks no dearer on average: at 1M
+    repositories the search walk for `mistral gguf` went from 25-29 ms to 65-70 ms per page once it did.
+    `force_custom_plan` keeps the preparation (no parsing again) and plans each run for its values.
+
+    `pool_pre_ping` sent `;` on every checkout (a round trip per request); a connection the server closed
+    (restart, terminated backend) has its socket readable (the server's goodbye, then EOF), so only such a
+    socket is pinged, and one that fails is replaced, as pre-ping would."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a session setting, outside any transaction
+        dbapi_conn.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_conn.autocommit = autocommit
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn, _record, _proxy) -> None:  # type: ignore[no-untyped-def]

@@ -63,12 +63,20 @@ def test_a_postgres_read_holds_no_transaction(pg: Database) -> None:
         assert dbapi_conn.info.transaction_status.name == "INTRANS", "writes stay transactions"
 
 
+def test_postgres_plans_each_statement_for_its_parameters(pg: Database) -> None:
+    """psycopg prepares statements it runs often; PostgreSQL must not then plan them blind to their values."""
+    for session_of in (pg.read, pg.write):
+        with session_of() as session:
+            assert session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+
+
 def test_a_pooled_connection_the_server_closed_is_replaced_unseen(pg: Database) -> None:
     with pg.read() as session:
         victim = session.scalar(text("SELECT pg_backend_pid()"))
     admin = create_engine(pg.url, isolation_level="AUTOCOMMIT")  # another client, as an operator's psql
     with admin.connect() as other:
-        assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        # (waits until the backend is gone: a request in the instant before would see the error, pinged or not)
+        assert other.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": victim})
     admin.dispose()
     for _ in range(3):  # the terminated connection is back in the pool: whichever read gets it must not fail
         with pg.read() as session:
