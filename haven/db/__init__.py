@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from haven.db.base import Base, utcnow
@@ -41,7 +43,54 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_size=20, max_overflow=20)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=20, max_overflow=20)
+    _configure_postgres(engine)
+    return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    """Plan every statement for its parameters, and check a pooled connection without a round trip.
+
+    psycopg prepares a statement run five times on a connection, and PostgreSQL then switches a prepared
+    statement to a generic plan, blind to its parameters, when that looks no dearer on average: at 1M
+    repositories the search walk for `mistral gguf` went from 25-29 ms to 65-70 ms per page once it did.
+    `force_custom_plan` keeps the preparation (no parsing again) and plans each run for its values.
+
+    `pool_pre_ping` sent `;` on every checkout (a round trip per request); a connection the server closed
+    (restart, terminated backend) has its socket readable (the server's goodbye, then EOF), so only such a
+    socket is pinged, and one that fails is replaced, as pre-ping would."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a session setting, outside any transaction
+        dbapi_conn.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_conn.autocommit = autocommit
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        if _readable(dbapi_conn) and not _pings(engine, dbapi_conn):
+            raise exc.DisconnectionError("the server closed the pooled connection")
+
+
+def _readable(dbapi_conn: Any) -> bool:
+    """Whether an idle connection has something to read (which an idle, healthy one never has but for a
+    rare notice), or is closed or broken."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return True
+    poller = select.poll()
+    try:
+        poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    except (OSError, ValueError):
+        return True
+    return bool(poller.poll(0))
+
+
+def _pings(engine: Engine, dbapi_conn: Any) -> bool:
+    try:
+        return bool(engine.dialect.do_ping(dbapi_conn))
+    except Exception:
+        return False
 
 
 class Database:
@@ -51,7 +100,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # On PostgreSQL reads run outside a transaction: its READ COMMITTED gives each statement its own
+        # snapshot anyway, and this spares psycopg's BEGIN and the pool's ROLLBACK (a round trip each).
+        reads = self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read = sessionmaker(reads, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(haven_write=True), expire_on_commit=False)
 
     @contextmanager

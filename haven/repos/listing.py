@@ -142,6 +142,10 @@ class _Plan:
     ranked: bool = False  # search terms sorted by downloads: the index gives matches in that order
     cursor: tuple[Any, int] | None = None
     rows: int | None = None  # the highest repository id, once read (_rows)
+    # Whether the caller wants the page's rows (list_repos), which are then read whole on the way where that
+    # costs no statement of its own (_ranked, _fetch), and kept here; facets want ids only.
+    load: bool = False
+    loaded: dict[int, Repo] = field(default_factory=dict)
 
     def after(self, value: Any, repo_id: int) -> ColumnElement[bool]:
         """Rows strictly after (value, id) in this order."""
@@ -226,7 +230,7 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     walked = 0
     while True:
         page = stmt if last is None else stmt.where(plan.after(*last))
-        rows = [(r[0], r[1]) for r in session.execute(page.order_by(*order).limit(chunk))]
+        rows = _fetch(session, plan, page, plan, chunk, whole=plan.load and not plan.terms)
         if plan.index is not None and rows:
             keep = plan.index.filter_ids(session, plan.terms, [r[0] for r in rows])
             out += [r for r in rows if r[0] in keep]
@@ -263,8 +267,17 @@ def _ranked(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]] | No
         if walk is None:
             return None if after == plan.cursor else out + _from_sets(session, plan, n - len(out), after)
         if walk.rows:
-            check = select(Repo.id).where(Repo.id.in_([r[0] for r in walk.rows]), *plan.base, *plan.per_row)
-            keep = set(session.scalars(check))
+            ids = [r[0] for r in walk.rows]
+            # A stretch about the page's size is checked by loading its rows whole: list_repos then finds the
+            # page in the session and reads it no more (a statement fewer per search page).
+            if plan.load and len(ids) <= 2 * n:
+                check = select(Repo).where(Repo.id.in_(ids), *plan.base, *plan.per_row)
+                whole = {r.id: r for r in session.scalars(check)}
+                plan.loaded.update(whole)
+                keep = set(whole)
+            else:
+                check = select(Repo.id).where(Repo.id.in_(ids), *plan.base, *plan.per_row)
+                keep = set(session.scalars(check))
             out += [(i, d) for i, d in walk.rows if i in keep]
         if len(out) >= n or walk.end is None:
             return out[:n]
@@ -290,10 +303,30 @@ def _too_rare(session: Session, plan: _Plan, n: int, walk: int) -> bool:
 
 
 def _rows(session: Session, plan: _Plan) -> int:
-    """The highest repository id: how many rows a filter's count is a share of (read once per listing)."""
+    """The highest repository id: how many rows a filter's count is a share of. Kept like the tag counts (it
+    only sizes spans, and moves slowly): a statement fewer for each listing of a rare filter."""
     if plan.rows is None:
-        plan.rows = session.scalar(select(func.max(Repo.id))) or 0
+        key = str(session.get_bind().url)
+        rows = _max_ids.get(key)
+        plan.rows = rows if rows is not None else _max_ids.put(key, session.scalar(select(func.max(Repo.id))) or 0)
     return plan.rows
+
+
+def _fetch(session: Session, plan: _Plan, stmt: Any, column: _Plan, limit: int, whole: bool) -> list[tuple[int, Any]]:
+    """(id, sort value) of the first `limit` rows of `stmt` (which selects those two) in `column`'s order. With
+    `whole`, when every row it gives may be on the page, the same statement reads the rows themselves, kept in
+    the plan for list_repos: the walk inside stays on the sort index, and only the rows it gives are visited."""
+    page = stmt.order_by(*column.order()).limit(limit)
+    if not whole:
+        return [(r[0], r[1]) for r in session.execute(page)]
+    sub = page.subquery()
+    key, value = sub.c[0], sub.c[1]
+    order = [value.desc(), key.desc()] if column.desc else [value.asc(), key.asc()]
+    out: list[tuple[int, Any]] = []
+    for row, v in session.execute(select(Repo, value).join(sub, Repo.id == key).order_by(*order)):
+        plan.loaded[row.id] = row
+        out.append((row.id, v))
+    return out
 
 
 def _hopeless(found: int, walked: int, n: int, walk: int) -> bool:
@@ -362,6 +395,8 @@ TAG_COUNT_TTL = 300.0  # seconds a tag's count is reused: it only picks a plan, 
 _tag_counts: TTLCache[tuple[str, str], tuple[int, int]] = TTLCache("tag-counts", TAG_COUNT_TTL, 10_000)
 # (database, type, driver, filters) -> share
 _shares: TTLCache[tuple[Any, ...], float] = TTLCache("shares", TAG_COUNT_TTL, 10_000)
+# database -> the highest repository id (_rows)
+_max_ids: TTLCache[str, int] = TTLCache("max-ids", TAG_COUNT_TTL, 100)
 
 
 def _tag_count(session: Session, tag: str, cap: int) -> int:
@@ -407,7 +442,7 @@ def _collect(
     out: list[tuple[int, Any]] = []
     while True:
         page = stmt if after is None else stmt.where(column.after(*after))
-        rows = [(r[0], r[1]) for r in session.execute(page.order_by(*column.order()).limit(chunk))]
+        rows = _fetch(session, plan, page, column, chunk, whole=plan.load and members is None and not python_terms)
         kept = rows if members is None else [r for r in rows if r[0] in members]
         if python_terms and kept and plan.index is not None:
             keep = plan.index.filter_ids(session, plan.terms, [r[0] for r in kept])
@@ -517,13 +552,30 @@ def list_repos(session: Session, actor: Actor, q: Query) -> tuple[list[Repo], st
     if q.limit is not None and q.limit < 1:
         raise BadRequest("limit must be a positive integer")
     plan = _plan(session, actor, q)
+    plan.load = True
     page = min(q.limit or MAX_PAGE, MAX_PAGE)
-    keys = _select(session, plan, page + 1)
-    found = {r.id: r for r in session.scalars(select(Repo).where(Repo.id.in_([k[0] for k in keys[:page]])))}
-    rows = [found[k[0]] for k in keys[:page] if k[0] in found]
+    if not plan.per_row and not plan.terms:
+        # No filter: the page's rows straight from the sort index, one statement instead of ids then rows.
+        stmt = select(Repo).where(*plan.position, *plan.base).order_by(*plan.order()).limit(page + 1)
+        rows = list(session.scalars(stmt))
+        keys = [(r.id, getattr(r, plan.column.key)) for r in rows]
+        rows = rows[:page]
+    else:
+        keys = _select(session, plan, page + 1)
+        found = _load(session, plan, [k[0] for k in keys[:page]])
+        rows = [found[k[0]] for k in keys[:page] if k[0] in found]
     if len(keys) <= page or not rows:
         return rows, None
     return rows, _encode_cursor(keys[page - 1][1], keys[page - 1][0])
+
+
+def _load(session: Session, plan: _Plan, ids: list[int]) -> dict[int, Repo]:
+    """The rows of these ids: those the plan read already (_ranked, _fetch), the rest in one statement."""
+    held = {i: plan.loaded[i] for i in ids if i in plan.loaded}
+    missing = [i for i in ids if i not in held]
+    if missing:
+        held.update((r.id, r) for r in session.scalars(select(Repo).where(Repo.id.in_(missing))))
+    return held
 
 
 # --- facets ---------------------------------------------------------------------------------------
