@@ -135,26 +135,37 @@ class PostgresIndex:
         keys = span(session, stretch, _UNRANKED)
         if keys is None:
             return None
-        # The window's rows in key order, numbered; the matches among them, and its last row whether or not
-        # it matches (to tell where the walk stopped), up to `limit` rows: the scan stops there. A row's
-        # signature is checked first (a narrow row: about 45 to a page); its document, read from repo_search,
-        # only where the signature passes (the matches, and about 1 in 70 other rows for one word). `hit` is
-        # computed above the LIMIT: never for rows outside the window, whatever the plan.
+        # Two scans of the window's keys, no row numbers (a window function cost 2.3 ms per 9,000 rows at 1M):
+        # `e`, the window's last row (where the walk stops unless `h` fills first); `h`, the matches up to it,
+        # `limit` at most. A row's signature is checked first (a narrow row: about 45 to a page); its document,
+        # read from repo_search, only where the signature passes (the matches, and about 1 in 70 other rows for
+        # one word). The last row says where the window ended and how many rows the walk read: `w`, or, when
+        # `h` filled or the index ended first, a count up to its last match or to the end of the index.
         test, bits = sig_test(stretch.terms)
         rows = session.execute(
             text(
-                "SELECT rank, i, hit FROM (SELECT rank, row_number() OVER (ORDER BY rank) AS i,"
-                f" {test} AND (SELECT s.document FROM repo_search s WHERE s.repo_id = w.repo_id)"
-                " @@ to_tsquery('simple'::regconfig, :q) AS hit FROM (SELECT rank, repo_id, sig FROM repo_rank"
-                " WHERE rank BETWEEN :low AND :high ORDER BY rank LIMIT :w) w) n WHERE hit OR i = :w LIMIT :n"
+                "WITH e AS MATERIALIZED (SELECT rank FROM repo_rank WHERE rank BETWEEN :low AND :high"
+                " ORDER BY rank OFFSET :skip LIMIT 1),"
+                " h AS MATERIALIZED (SELECT rank FROM repo_rank r WHERE rank BETWEEN :low AND"
+                f" coalesce((SELECT rank FROM e), :high) AND {test} AND (SELECT s.document FROM repo_search s"
+                " WHERE s.repo_id = r.repo_id) @@ to_tsquery('simple'::regconfig, :q) ORDER BY rank LIMIT :n)"
+                " SELECT rank, 0, 0 FROM h UNION ALL SELECT (SELECT rank FROM e), CASE WHEN (SELECT count(*) FROM h)"
+                " < :n AND (SELECT rank FROM e) IS NOT NULL THEN :w ELSE (SELECT count(*) FROM repo_rank WHERE rank"
+                " BETWEEN :low AND CASE WHEN (SELECT count(*) FROM h) = :n THEN (SELECT max(rank) FROM h)"
+                " ELSE :high END) END, 1"
             ),
-            {"q": ts_query(stretch.terms), "low": keys[0], "high": keys[1], "w": stretch.window, "n": stretch.limit}
+            {"q": ts_query(stretch.terms), "low": keys[0], "high": keys[1], "w": stretch.window}
+            | {"skip": max(stretch.window - 1, 0), "n": stretch.limit}
             | bits,
         ).all()
-        found = [decode(r[0]) for r in rows if r[2]]
-        if not rows or (len(rows) < stretch.limit and rows[-1][1] < stretch.window):
-            return Ranked(found, None, rows[-1][1] if rows else 0)  # the index ended inside the window
-        return Ranked(found, decode(rows[-1][0])[::-1], rows[-1][1])
+        hits = sorted(r[0] for r in rows if r[2] == 0)
+        end, examined = next((r[0], r[1]) for r in rows if r[2] == 1)
+        found = [decode(k) for k in hits]
+        if len(hits) >= stretch.limit:
+            return Ranked(found, decode(hits[-1])[::-1], examined)
+        if end is None:
+            return Ranked(found, None, examined)  # the index ended inside the window
+        return Ranked(found, decode(end)[::-1], examined)
 
     def put(self, session: Session, repo_id: int, name: list[str], body: list[str] | None) -> None:
         values = {"repo_id": repo_id, "name": " ".join(name)}
