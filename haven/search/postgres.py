@@ -1,13 +1,14 @@
 """PostgreSQL full text: a table `repo_search` with a generated tsvector and a GIN index on it, and beside it
-`repo_rank`, the same tsvectors keyed by rank (haven.search.rank) for searches sorted by downloads.
+`repo_rank`, a word signature per repository keyed by rank (haven.search.rank) for searches sorted by downloads.
 
 GIN cannot give matches in an order: a page of a common word sorted by downloads used to visit the table
 for every GIN candidate, or walk the downloads index probing `repo_search` per row (about 13 us a row at
-1M repositories). `repo_rank (rank PRIMARY KEY, repo_id, document)` is narrow and written in rank order, so
-walking it in key order reads consecutive pages and checks each tsvector in place (about 1 us a row): a
-page walks a bounded window of it, and a rarer query goes to the GIN plans (haven.repos.listing). Triggers
-keep it in step: a document written to `repo_search`, a row's downloads or type changing; a row deleted
-takes its rank row with it (foreign key).
+1M repositories). `repo_rank (rank PRIMARY KEY, repo_id, sig)` is narrow (about 170 bytes a row, written in
+rank order): a walk in key order reads consecutive pages and tests each row's 1,024-bit signature (two bits
+per word), reading the document from `repo_search` only where it passes; a page walks a bounded window of it,
+and a rarer query goes to the GIN plans (haven.repos.listing). Until migration 0020 the rows held the
+tsvectors themselves (about 1.2 KB, five rows a page). Triggers keep it in step: a document written to
+`repo_search`, a row's downloads or type changing; a row deleted takes its rank row with it (foreign key).
 """
 
 from __future__ import annotations
@@ -135,15 +136,15 @@ class PostgresIndex:
         keys = span(session, stretch, _UNRANKED)
         if keys is None:
             return None
-        # Two scans of the window's keys, no row numbers (a window function cost 2.3 ms per 9,000 rows at 1M):
-        # `e`, the window's last row (where the walk stops unless `h` fills first); `h`, the matches among the
-        # window's rows, `limit` at most. A row's signature is checked first (a narrow row: about 45 to a page); its document,
-        # read from repo_search, only where the signature passes (the matches, and about 1 in 70 other rows for
-        # one word). The last row says where the window ended and how many rows the walk read: `w`, or, when
-        # `h` filled or the index ended first, a count up to its last match or to the end of the index. (Every
-        # part is bounded by `w`, and the document check is a join, not a subquery the planner charges for every
-        # row: the statement's estimated cost stays near 1,000, far below jit_above_cost (100,000): JIT would
-        # add 10-50 ms. With a subquery it was 80,000 for 9,353 rows.)
+        # Two scans of the window's keys, no row numbers (row_number() cost 2.3 ms per 9,000 rows at 1M): `e`,
+        # the window's last row (where the walk stops unless `h` fills first; then `e` is never read), and `h`,
+        # the matches among the window's rows, `limit` at most. A row's signature is checked first (narrow rows,
+        # about 45 to a page); its document, from repo_search, only where the signature passes (the matches and
+        # about 1 in 70 other rows for one word). The last row: where the window ended, and how many rows the
+        # walk read (`w`, or a count up to the last match when `h` filled, or to the end of the index). Every
+        # part is bounded by `w`, and the document check is a join rather than a subquery, which the planner
+        # charges for every row: the estimated cost stays near 1,000 (80,000 for 9,353 rows with a subquery),
+        # far below jit_above_cost (100,000), past which JIT would compile the statement (10-50 ms).
         test, bits = sig_test(stretch.terms)
         rows = session.execute(
             text(
@@ -152,7 +153,8 @@ class PostgresIndex:
                 " h AS MATERIALIZED (SELECT r.rank FROM (SELECT rank, repo_id, sig FROM repo_rank WHERE rank BETWEEN"
                 " :low AND :high ORDER BY rank LIMIT :w) r JOIN repo_search s ON s.repo_id = r.repo_id"
                 f" AND s.document @@ to_tsquery('simple'::regconfig, :q) WHERE {test} ORDER BY r.rank LIMIT :n)"
-                " SELECT rank, 0, 0 FROM h UNION ALL SELECT (SELECT rank FROM e), CASE WHEN (SELECT count(*) FROM h)"
+                " SELECT rank, 0, 0 FROM h UNION ALL SELECT CASE WHEN (SELECT count(*) FROM h) < :n"
+                " THEN (SELECT rank FROM e) END, CASE WHEN (SELECT count(*) FROM h)"
                 " < :n AND (SELECT rank FROM e) IS NOT NULL THEN :w ELSE (SELECT count(*) FROM (SELECT FROM repo_rank"
                 " WHERE rank BETWEEN :low AND CASE WHEN (SELECT count(*) FROM h) = :n THEN (SELECT max(rank) FROM h)"
                 " ELSE :high END LIMIT :w) c) END, 1"
