@@ -9,12 +9,13 @@ import random
 import pytest
 from sqlalchemy import delete, text, update
 
+from haven import search as search_index
 from haven.db import Database
 from haven.repos import listing, signals
 from haven.repos.listing import Query, list_repos
 from haven.repos.models import Repo
 from haven.search import index_for
-from haven.search.postgres import PostgresIndex
+from haven.search.postgres import PostgresIndex, sig_test
 from haven.search.rank import DOWNLOAD_LIMIT, Stretch, decode, key_range, key_sql, rank_key
 from haven.search.sqlite import SqliteIndex
 from tests.search.conftest import ANON, add_repo, unique
@@ -113,3 +114,42 @@ def test_walks_in_stretches_equal_brute_force(
     want = [i for i in want if i not in private]
     for limit in (1, 4, 1000):
         assert search(db, word, limit, tags=list(tags)) == want
+
+
+def test_a_walk_tells_apart_words_whose_signature_bits_another_card_set(postgres_db: Database) -> None:
+    """PostgreSQL's walk reads a signature of each document's words (two bits per word) before the document:
+    a card whose other words set both bits of a query word must still not match, and a card edit changes
+    the signature."""
+    db, word = postgres_db, unique("sg")
+    bit = "(repo_rank_hash(w) {} & 1023) = (repo_rank_hash(:w) {} & 1023)"
+    with db.read() as session:  # words setting the query word's first bit, and its second
+        twins = [
+            session.execute(
+                text(f"SELECT w FROM unnest(CAST(:ws AS TEXT[])) w WHERE {cond} LIMIT 1"),
+                {"w": word, "ws": [unique("tw") for _ in range(5_000)]},
+            ).scalar_one()
+            for cond in (bit.format("", ""), bit.format(">> 10", ">> 10"))
+        ]
+    twin = " ".join(twins)
+    decoy = add_repo(db, f"ann/{unique('nm')}", readme=f"about {twin}")
+    both = add_repo(db, f"ann/{unique('nm')}", readme=f"about {twin} and {word}", downloads=3)
+    named = add_repo(db, f"ann/{word}-x", downloads=1)  # the name's prefix token 0p<word> sets the word's bits
+    with db.read() as session:  # the decoy's signature passes for the word: only its document tells
+        test, bits = sig_test([word])
+        assert session.execute(text(f"SELECT {test} FROM repo_rank WHERE repo_id = :id"), bits | {"id": decoy}).scalar()
+    assert search(db, word) == [both, named]
+    assert search(db, twins[0]) == [both, decoy]
+    with db.write() as session:  # a new card: the old words leave the signature, the new ones enter it
+        search_index.index_card(session, decoy, f"ann/x{decoy}", f"now {word}", [])
+        search_index.index_card(session, both, f"ann/y{both}", "nothing", [])
+    assert search(db, word) == [named, decoy]
+    assert search(db, twins[0]) == []
+
+
+def test_words_spelt_like_prefix_tokens_are_found(db: Database) -> None:
+    """A query word starting with the prefix mark (`0px`) tests the bit of what it spells, not of its tail."""
+    word = unique("px")
+    ids = [add_repo(db, f"ann/0p{word}-{i}", readme=f"0p{word}", downloads=i) for i in range(2)]
+    add_repo(db, f"ann/{unique('nm')}", readme=word)  # the card word `<word>`: not `0p<word>`
+    assert search(db, f"0p{word}") == ids[::-1]
+    assert search(db, f"0p{word[:4]}") == ids[::-1]  # a name prefix
