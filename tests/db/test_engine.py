@@ -63,11 +63,13 @@ def test_a_postgres_read_holds_no_transaction(pg: Database) -> None:
         assert dbapi_conn.info.transaction_status.name == "INTRANS", "writes stay transactions"
 
 
-def test_postgres_plans_each_statement_for_its_parameters(pg: Database) -> None:
-    """psycopg prepares statements it runs often; PostgreSQL must not then plan them blind to their values."""
+def test_postgres_plans_each_statement_for_its_parameters_without_jit(pg: Database) -> None:
+    """psycopg prepares statements it runs often; PostgreSQL must not then plan them blind to their values,
+    nor spend longer compiling a statement than running it."""
     for session_of in (pg.read, pg.write):
         with session_of() as session:
             assert session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+            assert session.scalar(text("SHOW jit")) == "off"
 
 
 def test_a_pooled_connection_the_server_closed_is_replaced_unseen(pg: Database) -> None:
