@@ -271,6 +271,7 @@ class Stats:
         self.models: dict[str, dict[str, Any]] = {}
         self.batches = 0
         self.batched_requests = 0
+        self.batch_seconds = 0.0  # sum of batches' times from send to done: how busy batching keeps the workers
 
     def record(self, spec: ModelSpec, task: str, status: int, seconds: float) -> None:
         m = self.models.setdefault(spec.repo, {"requests": 0, "errors": 0, "tasks": {}, "latency": deque(maxlen=1000)})
@@ -438,7 +439,9 @@ class Pool:
             if running is not None:
                 lane, size, sent = running
                 lane.inflight -= 1
-                lane.finished(size, time.monotonic() - sent)
+                seconds = time.monotonic() - sent
+                self.stats.batch_seconds += seconds
+                lane.finished(size, seconds)
                 if lane.pending and lane.inflight == 0:
                     self._gather(lane)
         elif kind == "loaded":
@@ -515,6 +518,7 @@ class Pool:
                 "mean_batch_size": round(self.stats.batched_requests / self.stats.batches, 2)
                 if self.stats.batches
                 else 0,
+                "batch_seconds": round(self.stats.batch_seconds, 3),
             },
             "workers": [
                 {
