@@ -37,6 +37,12 @@ from haven.inference.tasks import InferenceError, Job
 from haven.repos.service import RepoRef
 
 router = APIRouter()
+# The classic routes, also matched by haven.api.inference_lane (which serves them without FastAPI's router).
+CLASSIC = "/models/{namespace}/{name}"
+AT_REVISION = "/models/{namespace}/{name}/revision/{revision}"
+WITH_TASK = "/models/{namespace}/{name}/pipeline/{task}"
+PIPELINE = "/pipeline/{task}/{namespace}/{name}"
+PREFIXES = ("/models/", "/pipeline/")
 _extra: list[str | None] = []
 
 
@@ -485,25 +491,25 @@ async def embeddings(request: Request) -> Response:
     )
 
 
-@router.post("/models/{namespace}/{name}")
+@router.post(CLASSIC)
 async def infer(namespace: str, name: str, request: Request) -> Response:
     """Serves InferenceClient(model=<haven>/models/<repo>).<task>(...): the model's own task."""
     return await _classic(request, f"{namespace}/{name}", "main", None)
 
 
-@router.post("/models/{namespace}/{name}/revision/{revision}")
+@router.post(AT_REVISION)
 async def infer_at(namespace: str, name: str, revision: str, request: Request) -> Response:
     """The same at a branch, tag or commit."""
     return await _classic(request, f"{namespace}/{name}", revision, None)
 
 
-@router.post("/models/{namespace}/{name}/pipeline/{task}")
+@router.post(WITH_TASK)
 async def infer_task(namespace: str, name: str, task: str, request: Request) -> Response:
     """A task the model can also run (feature-extraction / sentence-similarity, the text2text tasks...)."""
     return await _classic(request, f"{namespace}/{name}", "main", task)
 
 
-@router.post("/pipeline/{task}/{namespace}/{name}")
+@router.post(PIPELINE)
 async def infer_pipeline(task: str, namespace: str, name: str, request: Request) -> Response:
     """The older api-inference path shape, /pipeline/{task}/{repo}."""
     return await _classic(request, f"{namespace}/{name}", "main", task)
