@@ -201,23 +201,45 @@ WATCH_AFTER = 0.1  # seconds an answer may take before the client's connection i
 
 async def _outcome(request: Request, pool: Pool, req: Pending) -> tuple[int, Any]:
     """The worker's answer; 504 after the timeout; 499 (nobody to answer) when the client went away.
-    Watching the connection costs round trips through the server (a receive call, its cancellation), so
-    answers that come within WATCH_AFTER, most of them, are not watched: a client gone that soon is noticed
-    when the answer cannot be sent, and the worker's part was done anyway."""
+
+    The answer's future is awaited directly: asyncio.wait's waiter future and callbacks would put one more
+    turn of the event loop between the worker's answer and the response. Only a timer runs beside it. Watching
+    the connection costs round trips through the server (a receive call, its cancellation), so answers that
+    come within WATCH_AFTER, most of them, are not watched: a client gone that soon is noticed when the
+    answer cannot be sent, and the worker's part was done anyway. A late answer's watch settles the future
+    itself (499 or 504), and the pool then drops whatever the worker sends for it."""
     timeout = pool.settings.inference_timeout
-    await asyncio.wait({req.future}, timeout=min(WATCH_AFTER, timeout))
-    watch = None
-    if not req.future.done() and timeout > WATCH_AFTER:
-        watch = asyncio.ensure_future(_disconnected(request))
-        try:
-            await asyncio.wait({req.future, watch}, timeout=timeout - WATCH_AFTER, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-    if req.future.done() and not req.future.cancelled():
-        return req.future.result()
-    if watch is not None and watch.done() and not watch.cancelled():
-        return 499, "Client disconnected"
-    return 504, f"Inference did not finish within {timeout:g} s"
+    loop = asyncio.get_running_loop()
+    watch: list[asyncio.Task[None]] = []
+
+    def late() -> None:
+        if timeout <= WATCH_AFTER:
+            _settle(req, 504, f"Inference did not finish within {timeout:g} s")
+        else:
+            watch.append(loop.create_task(_watch(request, req, timeout)))
+
+    timer = loop.call_later(min(WATCH_AFTER, timeout), late)
+    try:
+        return await req.future
+    finally:
+        timer.cancel()
+        for task in watch:
+            task.cancel()
+
+
+async def _watch(request: Request, req: Pending, timeout: float) -> None:
+    """From WATCH_AFTER on: 499 if the client hangs up, 504 once `timeout` has passed, unless answered first."""
+    try:
+        await asyncio.wait_for(_disconnected(request), timeout - WATCH_AFTER)
+    except TimeoutError:
+        _settle(req, 504, f"Inference did not finish within {timeout:g} s")
+    else:
+        _settle(req, 499, "Client disconnected")
+
+
+def _settle(req: Pending, status: int, message: str) -> None:
+    if not req.future.done():
+        req.future.set_result((status, message))
 
 
 async def _run(request: Request, spec: ModelSpec, job: Job, wait: bool) -> tuple[Pool, Pending]:
