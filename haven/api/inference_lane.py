@@ -17,8 +17,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from starlette.requests import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from haven.api import inference
