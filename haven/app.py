@@ -28,6 +28,7 @@ from haven.api import (
     webhooks,
     xet,
 )
+from haven.api.inference_lane import InferenceLane
 from haven.api.limits import BodyLimitMiddleware
 from haven.api.paths import RawPathMiddleware
 from haven.api.ratelimit import RateLimitMiddleware, buckets
@@ -97,6 +98,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         app.include_router(module.router)
     web.install(app)  # after the API: its routes win every path both could match
     app.add_middleware(RouteRecorder)  # first added, so innermost: it sees the router's scope
+    # the classic inference routes, answered without the router (latency); every middleware below applies
+    app.add_middleware(InferenceLane, handlers=app.exception_handlers)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body)
     app.add_middleware(RawPathMiddleware)
     app.add_middleware(audit.ClientAddressMiddleware)

@@ -37,6 +37,12 @@ from haven.inference.tasks import InferenceError, Job
 from haven.repos.service import RepoRef
 
 router = APIRouter()
+# The classic routes, also matched by haven.api.inference_lane (which serves them without FastAPI's router).
+CLASSIC = "/models/{namespace}/{name}"
+AT_REVISION = "/models/{namespace}/{name}/revision/{revision}"
+WITH_TASK = "/models/{namespace}/{name}/pipeline/{task}"
+PIPELINE = "/pipeline/{task}/{namespace}/{name}"
+PREFIXES = ("/models/", "/pipeline/")
 _extra: list[str | None] = []
 
 
@@ -195,23 +201,45 @@ WATCH_AFTER = 0.1  # seconds an answer may take before the client's connection i
 
 async def _outcome(request: Request, pool: Pool, req: Pending) -> tuple[int, Any]:
     """The worker's answer; 504 after the timeout; 499 (nobody to answer) when the client went away.
-    Watching the connection costs round trips through the server (a receive call, its cancellation), so
-    answers that come within WATCH_AFTER, most of them, are not watched: a client gone that soon is noticed
-    when the answer cannot be sent, and the worker's part was done anyway."""
+
+    The answer's future is awaited directly: asyncio.wait's waiter future and callbacks would put one more
+    turn of the event loop between the worker's answer and the response. Only a timer runs beside it. Watching
+    the connection costs round trips through the server (a receive call, its cancellation), so answers that
+    come within WATCH_AFTER, most of them, are not watched: a client gone that soon is noticed when the
+    answer cannot be sent, and the worker's part was done anyway. A late answer's watch settles the future
+    itself (499 or 504), and the pool then drops whatever the worker sends for it."""
     timeout = pool.settings.inference_timeout
-    await asyncio.wait({req.future}, timeout=min(WATCH_AFTER, timeout))
-    watch = None
-    if not req.future.done() and timeout > WATCH_AFTER:
-        watch = asyncio.ensure_future(_disconnected(request))
-        try:
-            await asyncio.wait({req.future, watch}, timeout=timeout - WATCH_AFTER, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-    if req.future.done() and not req.future.cancelled():
-        return req.future.result()
-    if watch is not None and watch.done() and not watch.cancelled():
-        return 499, "Client disconnected"
-    return 504, f"Inference did not finish within {timeout:g} s"
+    loop = asyncio.get_running_loop()
+    watch: list[asyncio.Task[None]] = []
+
+    def late() -> None:
+        if timeout <= WATCH_AFTER:
+            _settle(req, 504, f"Inference did not finish within {timeout:g} s")
+        else:
+            watch.append(loop.create_task(_watch(request, req, timeout)))
+
+    timer = loop.call_later(min(WATCH_AFTER, timeout), late)
+    try:
+        return await req.future
+    finally:
+        timer.cancel()
+        for task in watch:
+            task.cancel()
+
+
+async def _watch(request: Request, req: Pending, timeout: float) -> None:
+    """From WATCH_AFTER on: 499 if the client hangs up, 504 once `timeout` has passed, unless answered first."""
+    try:
+        await asyncio.wait_for(_disconnected(request), timeout - WATCH_AFTER)
+    except TimeoutError:
+        _settle(req, 504, f"Inference did not finish within {timeout:g} s")
+    else:
+        _settle(req, 499, "Client disconnected")
+
+
+def _settle(req: Pending, status: int, message: str) -> None:
+    if not req.future.done():
+        req.future.set_result((status, message))
 
 
 async def _run(request: Request, spec: ModelSpec, job: Job, wait: bool) -> tuple[Pool, Pending]:
@@ -485,25 +513,25 @@ async def embeddings(request: Request) -> Response:
     )
 
 
-@router.post("/models/{namespace}/{name}")
+@router.post(CLASSIC)
 async def infer(namespace: str, name: str, request: Request) -> Response:
     """Serves InferenceClient(model=<haven>/models/<repo>).<task>(...): the model's own task."""
     return await _classic(request, f"{namespace}/{name}", "main", None)
 
 
-@router.post("/models/{namespace}/{name}/revision/{revision}")
+@router.post(AT_REVISION)
 async def infer_at(namespace: str, name: str, revision: str, request: Request) -> Response:
     """The same at a branch, tag or commit."""
     return await _classic(request, f"{namespace}/{name}", revision, None)
 
 
-@router.post("/models/{namespace}/{name}/pipeline/{task}")
+@router.post(WITH_TASK)
 async def infer_task(namespace: str, name: str, task: str, request: Request) -> Response:
     """A task the model can also run (feature-extraction / sentence-similarity, the text2text tasks...)."""
     return await _classic(request, f"{namespace}/{name}", "main", task)
 
 
-@router.post("/pipeline/{task}/{namespace}/{name}")
+@router.post(PIPELINE)
 async def infer_pipeline(task: str, namespace: str, name: str, request: Request) -> Response:
     """The older api-inference path shape, /pipeline/{task}/{repo}."""
     return await _classic(request, f"{namespace}/{name}", "main", task)
