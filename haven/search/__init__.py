@@ -34,6 +34,13 @@ class SearchIndex(Protocol):
     # plans: matches on SQLite (each checked by the database against the other filters), documents read
     # on PostgreSQL (about 1 us each, matching or not). Measured at 1M repositories, bench/README.md.
     ranked_walk: int
+    # Whether a listing's walk of the sort index in spans is one statement, a subquery limited to the span
+    # with the filters checked outside it (haven.repos.listing._span_walk): yes where the planner keeps the
+    # subquery's order and stops it at the page's last match (PostgreSQL: 16.4 -> 11.7 ms for `ko` +
+    # `license:mit` by likes at 1M repositories, the span's end no longer read by an OFFSET scan of 4.9 ms);
+    # no where it sorts the subquery's output, reading the whole span (SQLite 3.40: 15 -> 21 ms), and where
+    # the OFFSET scan costs about 1 ms.
+    span_walk: bool
 
     def create_schema(self, conn: Connection) -> None:
         """Create the index's tables, triggers and indexes (called by the migration)."""

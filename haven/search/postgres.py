@@ -103,6 +103,7 @@ def ts_query(terms: list[str]) -> str:
 class PostgresIndex:
     ranked_walk = 16_000  # see SearchIndex
     held_ids_walk = True  # see SearchIndex
+    span_walk = True  # see SearchIndex
 
     def create_schema(self, conn: Connection) -> None:
         for stmt in _SCHEMA + _RANK_SCHEMA:

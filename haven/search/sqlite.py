@@ -62,6 +62,7 @@ def fts_query(terms: list[str]) -> str:
 class SqliteIndex:
     ranked_walk = 2_000  # see SearchIndex
     held_ids_walk = False  # see SearchIndex
+    span_walk = False  # see SearchIndex
 
     def create_schema(self, conn: Connection) -> None:
         conn.exec_driver_sql(_TABLE.format(name="repo_search"))
