@@ -139,6 +139,7 @@ class _Plan:
     tags: list[str] = field(default_factory=list)
     author: str | None = None
     index: SearchIndex | None = None
+    engine: SearchIndex | None = None  # the engine's adapter (the index, whether or not terms use it)
     ranked: bool = False  # search terms sorted by downloads: the index gives matches in that order
     cursor: tuple[Any, int] | None = None
     rows: int | None = None  # the highest repository id, once read (_rows)
@@ -194,8 +195,9 @@ def _plan(session: Session, actor: Actor, q: Query) -> _Plan:
         plan.author = q.author
     plan.tags = list(dict.fromkeys(q.tags))
     plan.per_row += [_has_tag(tag) for tag in plan.tags]
+    plan.engine = index_for(session.get_bind().dialect.name)
     if terms:
-        plan.terms, plan.index = terms, index_for(session.get_bind().dialect.name)
+        plan.terms, plan.index = terms, plan.engine
         plan.ranked = sort == "downloads" and plan.desc  # (keys serve the descending order only)
     return plan
 
@@ -401,7 +403,7 @@ def _rest(plan: _Plan, driver: _Driver, terms: Any, key: Any = Repo.id) -> list[
     if plan.author and (driver.tag is not None or driver.terms):
         rest += _on_row(key, [func.coalesce(Repo.namespace, "") == plan.author])
     if terms is not None:
-        rest.append(_member(terms, key))
+        rest.append(_member(plan, terms, key))
     return rest
 
 
@@ -439,11 +441,11 @@ def _cached_tag_count(session: Session, tag: str) -> int | None:
     return hit[0]
 
 
-def _member(ids: Any, key: Any = Repo.id) -> ColumnElement[bool]:
-    """Membership in a set of ids, checked per row: `id + 0` keeps the database on the sort index rather than
-    starting from the set, and `IS TRUE` keeps PostgreSQL from turning it into a join (probing an index per
-    row walked): both engines build the set once and look each row up in it."""
-    return (key + 0).in_(ids).is_(true())
+def _member(plan: _Plan, ids: Any, key: Any = Repo.id) -> ColumnElement[bool]:
+    """Membership in a set of ids, checked per row (SearchIndex.member): both engines build the set once and
+    look each row up in it."""
+    assert plan.engine is not None
+    return plan.engine.member(key, ids)
 
 
 def _collect(
@@ -489,12 +491,12 @@ def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | N
     elif driver.found is not None and plan.index is not None and plan.index.held_ids_walk:
         checks, members = lambda key: [], set(driver.found)
     else:
-        checks = partial(lambda ids, key: [_member(ids, key)], driver.ids)
+        checks = partial(lambda ids, key: [_member(plan, ids, key)], driver.ids)
     rate = max(driver.size, 1) / max(_rows(session, plan), 1)
     margin = WALK_SPAN
     if rest and not plan.terms and not big and driver.size > SORT_CAP:
         rate, margin = rate * _share(session, plan, driver, rest), SAMPLED_SPAN
-    engine = plan.index or index_for(session.get_bind().dialect.name)
+    assert plan.engine is not None
     out: list[tuple[int, Any]] = []
     for i in range(MAX_SPANS):
         span = max(n, int(margin * (n - len(out)) / rate))
@@ -502,7 +504,7 @@ def _from_sets(session: Session, plan: _Plan, n: int, after: tuple[Any, int] | N
             break
         position = [*plan.position, *([plan.after(*after)] if after is not None else [])]
         last = big and i == MAX_SPANS - 1  # a big driver's last span runs to the end
-        if members is None and not python_terms and not last and engine.span_walk:
+        if members is None and not python_terms and not last and plan.engine.span_walk:
             # One statement: the span's rows in order, checked as they come; its end is read only if needed.
             found = _span_walk(session, plan, position, lambda key: [*checks(key), *others(key)], span, n - len(out))
             bound = None if len(found) >= n - len(out) else _span_end(session, plan, position, span)
