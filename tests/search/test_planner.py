@@ -141,6 +141,7 @@ SET_PLANS = {
 }
 
 
+@pytest.mark.parametrize("spans", [False, True], ids=["span end read first", "span walked in one statement"])
 @pytest.mark.parametrize("held", [False, True], ids=["terms rerun by the database", "held term ids checked here"])
 @pytest.mark.parametrize("plan", list(SET_PLANS))
 @pytest.mark.parametrize(
@@ -154,11 +155,12 @@ SET_PLANS = {
     ],
 )
 def test_set_plans_equal_brute_force(
-    db: Database, monkeypatch: pytest.MonkeyPatch, case: dict, plan: str, held: bool
+    db: Database, monkeypatch: pytest.MonkeyPatch, case: dict, plan: str, held: bool, spans: bool
 ) -> None:
     word, _ = corpus_for(db)
-    for index in (SqliteIndex, PostgresIndex):  # either engine's way of walking with the search terms' ids
+    for index in (SqliteIndex, PostgresIndex):  # either engine's ways of walking, on both engines
         monkeypatch.setattr(index, "held_ids_walk", held)
+        monkeypatch.setattr(index, "span_walk", spans)
     monkeypatch.setattr(listing, "WALK", 3)
     monkeypatch.setattr(listing, "WALK_SQL", 3)
     for name, value in SET_PLANS[plan].items():
