@@ -229,9 +229,7 @@ def _select(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]]:
     walk = max(WALK if plan.terms else WALK_SQL, 4 * n)
     if _too_rare(session, plan, n, walk):
         return _from_sets(session, plan, n, plan.cursor)
-    boundary = session.execute(  # an index-only scan: the walk checks visibility itself
-        select(plan.column, Repo.id).where(*plan.position).order_by(*order).offset(walk - 1).limit(1)
-    ).first()
+    boundary = _span_end(session, plan, plan.position, walk)  # the walk checks visibility itself
     stmt = select(*key).where(*base, *plan.per_row)
     if boundary is not None:
         stmt = stmt.where(plan.upto(boundary[0], boundary[1]))
