@@ -1,0 +1,54 @@
+"""Opening a database migrates it; one already at the newest revision is recognised without Alembic (every CLI
+command and server start opens it), and any other is handed to Alembic."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from haven.db import Database
+from haven.db.migrate import alembic_config, at_head, script_head
+from tests.support import Postgres, tempdir
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, postgres: Postgres | None) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tempdir('haven-migrate-') / 'haven.db'}"
+    elif postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    else:
+        url = postgres.create_database(f"haven_migrate_{uuid.uuid4().hex[:8]}")
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    assert script_head() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_new_database_is_migrated_to_the_head(db: Database) -> None:
+    assert not at_head(db.engine)  # no alembic_version table yet
+    db.migrate()
+    assert at_head(db.engine)
+    with db.read() as session:
+        assert session.scalar(text("SELECT version_num FROM alembic_version")) == script_head()
+        assert session.scalar(text("SELECT count(*) FROM accounts")) == 0
+    db.migrate()  # at the head: nothing to do, and nothing fails
+
+
+def test_a_database_behind_the_head_is_upgraded(db: Database) -> None:
+    db.migrate()
+    with db.engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+    assert not at_head(db.engine)
+    db.migrate()
+    assert at_head(db.engine)
