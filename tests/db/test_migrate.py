@@ -3,30 +3,12 @@ command and server start opens it), and any other is handed to Alembic."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from haven.db import Database
 from haven.db.migrate import alembic_config, at_head, script_head
-from tests.support import Postgres, tempdir
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, postgres: Postgres | None) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tempdir('haven-migrate-') / 'haven.db'}"
-    elif postgres is None:
-        pytest.skip("PostgreSQL is not installed")
-    else:
-        url = postgres.create_database(f"haven_migrate_{uuid.uuid4().hex[:8]}")
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def test_the_head_read_from_the_scripts_is_alembics() -> None:
