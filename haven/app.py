@@ -40,6 +40,7 @@ from haven.mirror.status import MirrorStatusMiddleware
 from haven.ops import health, heap, metrics
 from haven.ops.middleware import RequestObserver, RouteRecorder
 from haven.ratelimit.counters import WindowCounters
+from haven.repos.listing import set_facet_ttl
 
 log = logging.getLogger("haven")
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     settings = settings or Settings()
     hub = hub or Hub.open(settings)
 
+    set_facet_ttl(settings.facet_ttl)
     jobs = registry.build_worker(hub, settings.job_workers, registry.parse_kinds(settings.job_kinds))
 
     @asynccontextmanager

@@ -17,7 +17,7 @@ import os
 import sys
 from urllib.parse import parse_qsl, urlsplit
 
-from haven.api.files import blob_headers
+from haven.api.headers import blob_headers
 from haven.api.responses import parse_range
 from haven.api.signing import Signer
 from haven.config import Settings

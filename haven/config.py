@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="External base URL of the blob server, when a proxy fronts it (default: same host, blob_port).",
     )
     signed_url_ttl: int = Field(3600, description="Lifetime in seconds of signed upload and download URLs.")
+    facet_ttl: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds the listing's tag counts (facets, tags-by-type) are fresh; past it they are still "
+        "answered while one thread counts again.",
+    )
     allow_anonymous_read: bool = Field(True, description="Whether public repositories are readable anonymously.")
     allow_signup: bool = Field(True, description="Whether visitors may create accounts on the web sign-up page.")
     session_days: int = Field(30, description="Lifetime in days of a web login session.")

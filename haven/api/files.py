@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import sqlite3
 import threading
@@ -20,6 +19,7 @@ from haven.api import mirror_files
 from haven.api.common import check_gate, lookup, resolve_rev
 from haven.api.deps import credential, get_actor, in_background
 from haven.api.errors import base_url
+from haven.api.headers import UNTRUSTED, blob_headers, content_type, quote_filename
 from haven.api.responses import FileBody, bytes_body, bytes_head, parse_range
 from haven.auth.permissions import ANONYMOUS, Actor, Permission
 from haven.auth.service import hash_token
@@ -35,15 +35,6 @@ from haven.storage.s3 import S3BlobStore
 
 router = APIRouter()
 GET_HEAD = ["GET", "HEAD"]
-UNTRUSTED = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-def _content_type(path: str) -> str:
-    guessed, _ = mimetypes.guess_type(path)
-    return guessed or "application/octet-stream"
 
 
 def resolve(
@@ -69,7 +60,7 @@ def resolve(
     head = request.method == "HEAD"
     # Repository files are untrusted: an HTML or SVG file opened from /resolve must not run script in the
     # hub's origin (where the web UI's session lives), so it renders sandboxed, in an origin of its own.
-    headers = {"X-Repo-Commit": commit, "Content-Type": _content_type(path), **UNTRUSTED}
+    headers = {"X-Repo-Commit": commit, "Content-Type": content_type(path), **UNTRUSTED}
     if entry.pointer is None:
         headers["ETag"] = f'"{entry.oid}"'
         if head:  # the size is known without reading (and inflating) the blob
@@ -94,7 +85,7 @@ def blob_location(request: Request, hub: Hub, oid: str, commit: str, name: str) 
     """Where a plain blob's bytes are fetched: a presigned URL on the object store (the bytes never pass
     through Haven), else Haven's own signed /_blobs URL (served by the sendfile blob server when it runs)."""
     if isinstance(hub.blobs, S3BlobStore):
-        return hub.blobs.download_url(oid, _quote_filename(name), _content_type(name))
+        return hub.blobs.download_url(oid, quote_filename(name), content_type(name))
     query = request.app.state.signer.sign("blob", oid=oid, commit=commit, name=name)
     return f"{_blob_base(request)}/_blobs/{oid}?{query}"
 
@@ -357,21 +348,3 @@ def _blob_base(request: Request) -> str:
         host = (request.headers.get("host") or "127.0.0.1").rsplit(":", 1)[0]
         return f"{request.url.scheme}://{host}:{settings.blob_port}"
     return ""
-
-
-def blob_headers(oid: str, size: int, fields: dict[str, str]) -> dict[str, str]:
-    """Metadata headers of a signed blob response (the final hop of an LFS download)."""
-    return {
-        "X-Repo-Commit": fields["commit"],
-        "ETag": f'"{oid}"',
-        "X-Linked-Etag": f'"{oid}"',
-        "X-Linked-Size": str(size),
-        "Content-Type": _content_type(fields["name"]),
-        "Content-Disposition": f'attachment; filename="{_quote_filename(fields["name"])}"',
-        **UNTRUSTED,
-        "Cache-Control": "private, max-age=3600, immutable",
-    }
-
-
-def _quote_filename(name: str) -> str:
-    return name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")

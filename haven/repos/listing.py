@@ -629,10 +629,15 @@ def _load(session: Session, plan: _Plan, ids: list[int]) -> dict[int, Repo]:
 # --- facets ---------------------------------------------------------------------------------------
 
 SAMPLE = 10_000  # tag counts cover at most this many matching repositories (the first in sort order)
-FACET_TTL = 30.0
+FACET_TTL = 30.0  # the default of HAVEN_FACET_TTL (set_facet_ttl)
 # Past its TTL a count is still served for this long while one thread counts again (see count_tags).
 FACET_STALE = 300.0
 _facet_cache: TTLCache[tuple[Any, ...], TagCounts] = TTLCache("facets", FACET_TTL, 1000, FACET_STALE)
+
+
+def set_facet_ttl(seconds: float) -> None:
+    """Keep tag counts fresh this long in this process (HAVEN_FACET_TTL, applied when the app is built)."""
+    _facet_cache.ttl = seconds
 
 
 @dataclass
