@@ -51,10 +51,24 @@ class TTLCache(Generic[K, V]):
     def put(self, key: K, value: V) -> V:
         """Store `value` for `ttl` seconds from now; returns it."""
         with self._lock:
-            if len(self._entries) > self.size:
-                self._entries.clear()
-            self._entries[key] = (time.monotonic(), value)
+            self._store(key, value, time.monotonic())
         return value
+
+    def add(self, key: K, value: V) -> bool:
+        """Store `value` unless `key` holds one from the last `ttl` seconds; whether it did. Of callers racing
+        on one key only one is told True: for doing something at most once per `ttl` per key."""
+        with self._lock:
+            now = time.monotonic()
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] + self.ttl > now:
+                return False
+            self._store(key, value, now)
+        return True
+
+    def _store(self, key: K, value: V, now: float) -> None:
+        if len(self._entries) > self.size:
+            self._entries.clear()
+        self._entries[key] = (now, value)
 
     def get_or_recount(self, key: K, recount: Callable[[], V]) -> V | None:
         """Like `get`, but an entry expired less than `stale` seconds ago is answered too, while `recount()` runs

@@ -45,6 +45,32 @@ def test_past_its_size_the_cache_starts_again_empty() -> None:
     assert len(cache) == 1 and cache.get(0) is None and cache.get(4) == 4
 
 
+def test_add_stores_a_key_once_per_ttl() -> None:
+    cache: TTLCache[str, int] = TTLCache("t", TTL, 10)
+    assert cache.add("a", 1)
+    assert not cache.add("a", 2) and cache.get("a") == 1
+    time.sleep(TTL * 1.5)
+    assert cache.add("a", 3) and cache.get("a") == 3
+
+
+def test_of_threads_racing_to_add_one_key_one_wins() -> None:
+    cache: TTLCache[str, int] = TTLCache("t", 60.0, 10)
+    start = threading.Barrier(8)
+    wins: list[int] = []
+
+    def race(i: int) -> None:
+        start.wait()
+        if cache.add("a", i):
+            wins.append(i)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1 and cache.get("a") == wins[0]
+
+
 class Recount:
     """A recount that waits for the test to let it finish, counting its calls."""
 

@@ -49,16 +49,20 @@ def get_actor(request: Request) -> Actor:
     return actor
 
 
-async def actor_of(request: Request) -> Actor:
-    """The caller, for ActorDep: without credentials, or with a token the cache holds, on the event loop (no
-    thread hop); a token in steady use is looked up again in the background before its entry expires (see
-    Authenticator.cached). Any other token may need the database: its lookup runs in a worker thread."""
-    header = request.headers.get("authorization")
-    hub: Hub = request.app.state.hub
-    if header is None:
+def cached_actor(hub: Hub, token: str | None) -> Actor | None:
+    """The caller with `token` (None: no credentials) if that needs no database, else None: safe on the event
+    loop. A token in steady use is looked up again in the background before its cache entry expires (see
+    Authenticator.cached), so its requests keep finding it here; on None, resolve the caller in a thread."""
+    if token is None:
         return anonymous(hub.settings.mirror_require_login)
-    token = credential(header)
-    actor = None if token is None else hub.auth.cached(token, refresh=in_background)
+    return hub.auth.cached(token, refresh=in_background)
+
+
+async def actor_of(request: Request) -> Actor:
+    """The caller, for ActorDep: on the event loop when cached_actor knows it (no thread hop), else looked up
+    in a worker thread."""
+    hub: Hub = request.app.state.hub
+    actor = cached_actor(hub, credential(request.headers.get("authorization")))
     if actor is None:
         return await run_in_threadpool(get_actor, request)
     note_user(request.scope, actor.name)

@@ -17,11 +17,11 @@ from starlette.routing import Route
 
 from haven.api import mirror_files
 from haven.api.common import check_gate, lookup, resolve_rev
-from haven.api.deps import credential, get_actor, in_background
+from haven.api.deps import cached_actor, credential, get_actor
 from haven.api.errors import base_url
 from haven.api.headers import UNTRUSTED, blob_headers, content_type, quote_filename
 from haven.api.responses import FileBody, bytes_body, bytes_head, parse_range
-from haven.auth.permissions import ANONYMOUS, Actor, Permission
+from haven.auth.permissions import Actor, Permission
 from haven.auth.service import hash_token
 from haven.cas import service as cas
 from haven.errors import EntryNotFound, NotFound
@@ -201,7 +201,7 @@ def _resolve_endpoint(repo_type: str):  # type: ignore[no-untyped-def]
         hub: Hub = request.app.state.hub
         p = request.path_params
         token = credential(request.headers.get("authorization"))
-        actor = ANONYMOUS if token is None else hub.auth.cached(token, refresh=in_background)
+        actor = cached_actor(hub, token)
         key = (repo_type, f"{p['namespace']}/{p['name']}", None if token is None else hash_token(token))
         cache = lookup_cache(request)
         # Mirror mode: every lookup may have to ask the upstream (TTL), so none is answered from the cache.

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from haven.api.common import check_gate, lookup
-from haven.api.deps import get_actor
+from haven.api.deps import cached_actor, credential, get_actor
 from haven.api.errors import _header_safe
 from haven.api.responses import JSON
 from haven.auth.permissions import Actor, Permission, can
@@ -42,6 +42,7 @@ from haven.git.smart_http import (
 from haven.git.store import open_repo
 from haven.hub import Hub
 from haven.mirror.guard import refuse_writes as refuse_mirror_writes
+from haven.ops.middleware import note_user
 from haven.repos import push
 from haven.repos.service import RepoRef
 
@@ -88,15 +89,34 @@ def _open(hub: Hub, actor: Actor, repo_type: str, namespace: str, name: str, per
     return ref
 
 
+def _actor_and_open(
+    request: Request, actor: Actor | None, repo_type: str, namespace: str, name: str, perm: Permission
+) -> tuple[Actor, RepoRef]:
+    """In a worker thread: the caller, unless the token cache named it already (`actor`), and the repository."""
+    if actor is None:
+        actor = get_actor(request)
+    return actor, _open(request.app.state.hub, actor, repo_type, namespace, name, perm)
+
+
+async def _caller_and_repo(
+    request: Request, repo_type: str, namespace: str, name: str, perm: Permission
+) -> tuple[Actor, RepoRef]:
+    """The caller is asked of the token cache on the event loop (a token in steady use is always found there);
+    the repository lookup, and the caller's on a miss, take one worker-thread hop together."""
+    actor = cached_actor(request.app.state.hub, credential(request.headers.get("authorization")))
+    if actor is not None:
+        note_user(request.scope, actor.name)
+    return await run_in_threadpool(_actor_and_open, request, actor, repo_type, namespace, name, perm)
+
+
 async def _actor_and_repo(
     request: Request, repo_type: str, namespace: str, name: str, service: str
 ) -> tuple[Hub, Actor, RepoRef]:
     """Pushing needs the right to contribute: writers push anywhere, contributors to pull requests only
     (refs/pr/N; haven.repos.push checks each ref once it knows them)."""
-    hub: Hub = request.app.state.hub
-    actor = get_actor(request)
     perm = Permission.CONTRIBUTE if service == RECEIVE_PACK else Permission.READ
-    return hub, actor, await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, perm)
+    actor, ref = await _caller_and_repo(request, repo_type, namespace, name, perm)
+    return request.app.state.hub, actor, ref
 
 
 async def info_refs(request: Request, repo_type: str, namespace: str, name: str) -> Response:
@@ -311,10 +331,8 @@ def _lfs_json(content: Any, status: int = 200, headers: dict[str, str] | None = 
 
 async def _lfs_access(request: Request, repo_type: str, namespace: str, name: str, perm: Permission) -> JSON | None:
     """None if the caller may use the locks API of this repository, else the LFS error answer."""
-    hub: Hub = request.app.state.hub
     try:
-        actor = get_actor(request)
-        await run_in_threadpool(_open, hub, actor, repo_type, namespace, name, perm)
+        await _caller_and_repo(request, repo_type, namespace, name, perm)
     except HavenError as e:
         headers = {"LFS-Authenticate": REALM} if e.status == 401 else {}
         return _lfs_json({"message": e.message}, e.status, headers)

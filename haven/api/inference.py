@@ -22,10 +22,10 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from haven.api.common import check_gate, lookup, resolve_rev, truthy
-from haven.api.deps import credential, get_actor, in_background
+from haven.api.deps import cached_actor, credential, get_actor
 from haven.api.files import lookup_cache
 from haven.api.responses import JSON
-from haven.auth.permissions import ANONYMOUS, Actor, Permission, can
+from haven.auth.permissions import Actor, Permission, can
 from haven.auth.service import hash_token
 from haven.git.store import open_repo
 from haven.hub import Hub
@@ -137,7 +137,7 @@ async def _resolve(request: Request, repo: str, revision: str, requested: str | 
     hub: Hub = _state(request).hub
     _split(repo)
     token = credential(request.headers.get("authorization"))
-    actor = ANONYMOUS if token is None else hub.auth.cached(token, refresh=in_background)
+    actor = cached_actor(hub, token)
     key = ("model", repo, None if token is None else hash_token(token))
     cache = lookup_cache(request)
     hit = cache.get(key) if actor is not None else None

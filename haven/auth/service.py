@@ -24,6 +24,7 @@ from haven.errors import BadRequest, Conflict, InvalidToken, NotFound, TokenExpi
 from haven.names import check_namespace
 from haven.orgs.models import ResourceGroup, ResourceGroupMember, ResourceGroupRepo
 from haven.repos.models import Repo
+from haven.ttlcache import TTLCache
 
 TOKEN_PREFIX = "hv_"
 FINE_GRAINED = "fineGrained"
@@ -225,8 +226,12 @@ class Authenticator:
     def __init__(self, db: Database, ttl: float = 2.0) -> None:
         self.db = db
         self.ttl = ttl
+        # token hash -> (expiry, resolved). Not a TTLCache: an entry's life counts from before its lookup (so a
+        # revoked token is refused within ttl), it is looked up again ahead of its expiry on the caller's runner,
+        # and dropped once found revoked; TTLCache dates entries when stored and recounts only expired ones, in a
+        # thread of its own, keeping them if the recount fails.
         self._cache: dict[str, tuple[float, _Resolved]] = {}
-        self._touched: dict[int, float] = {}
+        self._touched: TTLCache[int, bool] = TTLCache("token-touches", TOUCH_EVERY, 10_000)  # token ids written
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
@@ -268,7 +273,7 @@ class Authenticator:
                 self._refreshing.discard(key)
         with self._lock:
             self._cache[key] = (now + self.ttl, resolved)
-        self._touch(resolved.token_id, now)
+        self._touch(resolved.token_id)
 
     def from_token(self, token: str) -> Actor:
         key = hash_token(token)
@@ -284,16 +289,12 @@ class Authenticator:
                     self._cache.clear()
                 self._cache[key] = (now + self.ttl, resolved)
         _check_expiry(resolved.expires_at)
-        self._touch(resolved.token_id, now)
+        self._touch(resolved.token_id)
         return resolved.actor
 
-    def _touch(self, token_id: int, now: float) -> None:
-        with self._lock:
-            if now - self._touched.get(token_id, -TOUCH_EVERY) < TOUCH_EVERY:
-                return
-            if len(self._touched) > 10_000:
-                self._touched.clear()
-            self._touched[token_id] = now
+    def _touch(self, token_id: int) -> None:
+        if not self._touched.add(token_id, True):
+            return
         with self.db.write() as session:
             session.execute(update(Token).where(Token.id == token_id).values(last_used_at=utcnow()))
 
