@@ -9,9 +9,11 @@ planned in phases, so that the database stops early whatever the filter's select
 1. walk the sort order from the cursor over at most WALK rows, checking the filters row by row. A
    broad filter (a common word, a popular tag) fills the page within a few hundred rows;
 2. if the page is not full, count each filter's matches on its own index (full-text, tag or author
-   index, up to SET_CAP) and start from the narrowest: a few thousand ids are sorted whole; a larger set
-   is built once by the database, which walks the sort index further checking membership per entry
-   (n * rows / size entries for n results, index entries only) and gives up, sorting, past a bound.
+   index, up to SET_CAP) and start from the narrowest: a few thousand ids are sorted whole; otherwise
+   the database walks the sort index further (n * rows / size entries for n results, index entries only),
+   checking a tag on the entries whose tag signature (haven.repos.tagsig, last in every sort index) has the
+   filter's bits, or membership in a set of the other filter's ids built once, and gives up, sorting, past
+   a bound.
    Counts are kept TAG_COUNT_TTL seconds (they pick a plan, never rows): a tag counted as too rare for the
    walk of phase 1 to fill the page skips that walk.
 
