@@ -23,6 +23,7 @@ import numpy as np
 
 from haven.db import Database
 from haven.repos.models import Repo, RepoTag
+from haven.repos.tagsig import signature
 from haven.search.postgres import fill_rank
 from haven.search.rank import rank_key
 from haven.search.text import body_terms, name_tokens
@@ -340,6 +341,7 @@ def rows(n: int, seed: int = 7, first_id: int = 1, first_account: int = 1) -> It
             "card_data": None,
             "card_error": None,
             "tags": tags,
+            "tag_sig": signature(tags),
             "library_name": LIBRARIES[libs[i]] if repo_type == "model" else None,
             "pipeline_tag": TASKS[tasks[i]] if repo_type == "model" else None,
             "sdk": None,
@@ -369,6 +371,7 @@ REPO_COLUMNS = [
     "card_data",
     "card_error",
     "tags",
+    "tag_sig",
     "library_name",
     "pipeline_tag",
     "sdk",

@@ -42,13 +42,14 @@ def upgrade(engine: Engine) -> None:
         return
     from alembic import command
 
+    cfg = alembic_config()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Several processes may start at once; one migrates, the others wait.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(724011)")
-        cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    _vacuum(engine, cfg.attributes.get(VACUUM, []))
 
 
 def at_head(engine: Engine) -> bool:
@@ -78,3 +79,25 @@ def script_head() -> str | None:
             parents.add(down[1])
     heads = revisions - parents
     return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+VACUUM = "vacuum"  # config attribute: tables a migration rewrote (see _vacuum)
+
+
+def vacuum_after(table: str) -> None:
+    """Called by a migration that rewrites `table` on PostgreSQL: vacuum it once the migration commits."""
+    from alembic import context
+
+    context.config.attributes.setdefault(VACUUM, []).append(table)
+
+
+def _vacuum(engine: Engine, tables: list[str]) -> None:
+    """PostgreSQL: VACUUM (ANALYZE) the tables migrations rewrote. A rewritten table has no page marked
+    all-visible, so every index-only walk of a listing would visit the table for each entry until autovacuum
+    came by, which a rewrite without dead rows does not call for; VACUUM cannot run inside the migration's
+    transaction."""
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in dict.fromkeys(tables):
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")

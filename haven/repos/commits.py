@@ -26,8 +26,9 @@ from haven.repos import lfs
 from haven.repos.card import CardError, derive, parse_card
 from haven.repos.library import scan
 from haven.repos.locks import repo_lock
-from haven.repos.models import LfsObject, Repo, RepoTag
+from haven.repos.models import LfsObject, Repo
 from haven.repos.service import RepoRef, author_of, find_repo, touch
+from haven.repos.tagsig import store_tags
 from haven.scanning import tasks as scan_tasks
 from haven.viewer import tasks as viewer_tasks
 from haven.webhooks import events as hooks
@@ -246,7 +247,5 @@ def refresh_card(session: Session, git: GitRepo, repo_id: int, commit: str) -> N
     row.card_error = error
     row.library_name, row.pipeline_tag = library, pipeline
     if set(tags) != set(row.tags or []):
-        row.tags = tags
-        session.query(RepoTag).filter(RepoTag.repo_id == repo_id).delete()
-        session.add_all(RepoTag(repo_id=repo_id, tag=t) for t in tags)
+        store_tags(session, row, tags)
     search.index_card(session, repo_id, row.full_id, search.readme_text(git, entry), tags)

@@ -31,8 +31,9 @@ class Repo(Base):
         UniqueConstraint("type", "full_id", name="uq_repos_type_full_id"),
         # One per listing order: (type, sort value, id) is the whole order, so that PostgreSQL walks it index-only
         # (SQLite's index entries end with the rowid anyway); `private` is there for the anonymous visibility
-        # check, so that a walk which skips most rows never visits them (haven.repos.listing).
-        *(Index(f"ix_repos_type_{c}_id_private", "type", c, "id", "private") for c in SORT_COLUMNS),
+        # check, so that a walk which skips most rows never visits them (haven.repos.listing); `tag_sig` for tag
+        # filters, tested on the entry so that only the few entries passing it are checked exactly.
+        *(Index(f"ix_repos_type_{c}_listing", "type", c, "id", "private", "tag_sig") for c in SORT_COLUMNS),
         Index("ix_repos_namespace_id", "namespace", "id"),  # an author's ids, index-only on PostgreSQL too
         # Private repositories only (a few percent of rows), for counting visible repositories: a full index
         # on `private` would tempt planners without statistics away from the sort indexes of listings.
@@ -66,6 +67,8 @@ class Repo(Base):
     card_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     card_error: Mapped[str | None] = mapped_column(String(1000), default=None)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The tags' signature (haven.repos.tagsig), written with them: part of every sort index.
+    tag_sig: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     library_name: Mapped[str | None] = mapped_column(String(64), default=None)
     pipeline_tag: Mapped[str | None] = mapped_column(String(64), default=None)
     sdk: Mapped[str | None] = mapped_column(String(32), default=None)

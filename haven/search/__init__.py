@@ -10,7 +10,7 @@ downloads, read `ranked` matches in that order straight from the index (haven.se
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection, Select
 from sqlalchemy.orm import Session
@@ -34,19 +34,6 @@ class SearchIndex(Protocol):
     # plans: matches on SQLite (each checked by the database against the other filters), documents read
     # on PostgreSQL (about 1 us each, matching or not). Measured at 1M repositories, bench/README.md.
     ranked_walk: int
-    # Whether a listing's walk of the sort index in spans is one statement, a subquery limited to the span
-    # with the filters checked outside it (haven.repos.listing._span_walk): yes where the planner keeps the
-    # subquery's order and stops it at the page's last match (PostgreSQL: 16.4 -> 11.7 ms for `ko` +
-    # `license:mit` by likes at 1M repositories, the span's end no longer read by an OFFSET scan of 4.9 ms);
-    # no where it sorts the subquery's output, reading the whole span (SQLite 3.40: 15 -> 21 ms), and where
-    # the OFFSET scan costs about 1 ms.
-    span_walk: bool
-
-    def member(self, key: Any, ids: Any) -> ColumnElement[bool]:
-        """Whether `key` is one of `ids` (a subquery), checked per row of a walk in sort order: `key + 0` keeps
-        the database on the sort index rather than starting from the set; PostgreSQL needs `IS TRUE` besides,
-        or it turns the check into a join (probing an index per row walked), which SQLite pays for (15.0 ms
-        instead of 12.5 for the 19,600 rows walked for `ko` + `license:mit` at 1M repositories)."""
 
     def create_schema(self, conn: Connection) -> None:
         """Create the index's tables, triggers and indexes (called by the migration)."""

@@ -13,8 +13,6 @@ tsvectors themselves (about 1.2 KB, five rows a page). Triggers keep it in step:
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, Connection, Select, column, exists, func, select, table, text, true
 from sqlalchemy.dialects.postgresql import TSVECTOR, insert
 from sqlalchemy.orm import Session
@@ -105,10 +103,6 @@ def ts_query(terms: list[str]) -> str:
 class PostgresIndex:
     ranked_walk = 16_000  # see SearchIndex
     held_ids_walk = True  # see SearchIndex
-    span_walk = True  # see SearchIndex
-
-    def member(self, key: Any, ids: Any) -> ColumnElement[bool]:
-        return (key + 0).in_(ids).is_(true())
 
     def create_schema(self, conn: Connection) -> None:
         for stmt in _SCHEMA + _RANK_SCHEMA:

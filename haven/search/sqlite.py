@@ -8,8 +8,6 @@ when its key changes and drop it with its row.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -64,10 +62,6 @@ def fts_query(terms: list[str]) -> str:
 class SqliteIndex:
     ranked_walk = 2_000  # see SearchIndex
     held_ids_walk = False  # see SearchIndex
-    span_walk = False  # see SearchIndex
-
-    def member(self, key: Any, ids: Any) -> ColumnElement[bool]:
-        return (key + 0).in_(ids)
 
     def create_schema(self, conn: Connection) -> None:
         conn.exec_driver_sql(_TABLE.format(name="repo_search"))

@@ -14,7 +14,8 @@ from haven.auth import service as accounts
 from haven.auth.models import Account
 from haven.auth.permissions import Actor
 from haven.db import Database
-from haven.repos.models import Repo, RepoTag
+from haven.repos.models import Repo
+from haven.repos.tagsig import store_tags
 from tests.support import Postgres, tempdir
 
 ANON = Actor()
@@ -77,12 +78,11 @@ def add_repo(
             full_id=full_id,
             storage_key=uuid.uuid4().hex,
             private=private,
-            tags=list(tags),
             **columns,
         )
         session.add(row)
         session.flush()
-        session.add_all(RepoTag(repo_id=row.id, tag=t) for t in tags)
+        store_tags(session, row, list(tags))
         search.index_card(session, row.id, full_id, readme, list(tags))
         return row.id
 

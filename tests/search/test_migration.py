@@ -90,16 +90,17 @@ def test_0018_makes_each_listing_order_an_index_without_drift_and_downgrades() -
     db.migrate()
     with db.engine.begin() as conn:
         assert [d for d in compare_metadata(MigrationContext.configure(conn), Base.metadata) if "repos" in str(d)] == []
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0018")
         assert order_indexes(conn) == {
             f"ix_repos_type_{c}_id_private": ["type", c, "id", "private"] for c in SORT_COLUMNS
         }
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0017")
         assert order_indexes(conn) == {f"ix_repos_type_{c}": ["type", c] for c in SORT_COLUMNS}
         assert {"ix_repos_namespace"} <= {i["name"] for i in inspect(conn).get_indexes("repos")}
         command.upgrade(cfg, "head")
-        assert set(order_indexes(conn)) == {f"ix_repos_type_{c}_id_private" for c in SORT_COLUMNS}
+        assert set(order_indexes(conn)) == {f"ix_repos_type_{c}_listing" for c in SORT_COLUMNS}
         assert {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("repos")}["ix_repos_namespace_id"] == [
             "namespace",
             "id",
@@ -157,5 +158,53 @@ def test_0019_ranks_documents_indexed_before_it_and_downgrades(engine: str, post
             assert list(conn.execute(text("SELECT rowid FROM repo_search ORDER BY rowid")).scalars()) == [1, 2, 3]
         else:
             assert conn.execute(text("SELECT to_regclass('repo_rank')")).scalar() is None
+        command.upgrade(cfg, "head")
+    db.dispose()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_0021_signs_the_tags_of_existing_repositories_and_downgrades(engine: str, postgres: Postgres | None) -> None:
+    from haven.repos.tagsig import signature
+
+    if engine == "sqlite":
+        db = Database(f"sqlite:///{tempdir('haven-mig-') / 'haven.db'}")
+    elif postgres is None:
+        pytest.skip("PostgreSQL is not installed")
+    else:
+        db = Database(postgres.create_database(f"mig_{uuid.uuid4().hex[:8]}"))
+    db.migrate()
+    cfg = alembic_config()
+    tags = {1: ["pytorch", "ko"], 2: ["ko"], 3: []}
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0020")
+        conn.execute(
+            text(
+                "INSERT INTO accounts (id, name, kind, is_admin, created_at) VALUES (1, 'ann', 'user', false, '2026-01-01')"
+            )
+        )
+        for repo_id, names in tags.items():
+            conn.execute(
+                text(
+                    "INSERT INTO repos (id, type, owner_id, namespace, name, full_id, storage_key, private, disabled,"
+                    " created_at, last_modified, downloads, downloads_all_time, likes, trending_score, tags,"
+                    " used_storage) VALUES (:id, 'model', 1, 'ann', :name, :full, :key, false, false, '2026-01-01',"
+                    " '2026-01-01', 0, 0, :id, 0, '[]', 0)"
+                ),
+                {"id": repo_id, "name": f"m{repo_id}", "full": f"ann/m{repo_id}", "key": uuid.uuid4().hex},
+            )
+            for tag in names:
+                conn.execute(
+                    text("INSERT INTO repo_tags (repo_id, tag) VALUES (:id, :tag)"), {"id": repo_id, "tag": tag}
+                )
+        command.upgrade(cfg, "head")
+        sigs = dict(conn.execute(text("SELECT id, tag_sig FROM repos")).all())
+        assert sigs == {i: signature(t) for i, t in tags.items()}
+    with db.read() as session:
+        rows, _ = list_repos(session, Actor(), Query(repo_type="model", tags=["ko"], sort="likes"))
+        assert [r.id for r in rows] == [2, 1]
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0020")
         command.upgrade(cfg, "head")
     db.dispose()

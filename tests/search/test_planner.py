@@ -11,6 +11,7 @@ from haven.db import Database
 from haven.errors import BadRequest
 from haven.repos import listing
 from haven.repos.listing import Query, count_tags, list_repos
+from haven.repos.walks import PostgresWalks, SqliteWalks
 from haven.search.postgres import PostgresIndex
 from haven.search.sqlite import SqliteIndex
 from tests.search.conftest import ANON, add_repo, unique
@@ -160,7 +161,8 @@ def test_set_plans_equal_brute_force(
     word, _ = corpus_for(db)
     for index in (SqliteIndex, PostgresIndex):  # either engine's ways of walking, on both engines
         monkeypatch.setattr(index, "held_ids_walk", held)
-        monkeypatch.setattr(index, "span_walk", spans)
+    for walks in (SqliteWalks, PostgresWalks):
+        monkeypatch.setattr(walks, "span_walk", spans)
     monkeypatch.setattr(listing, "WALK", 3)
     monkeypatch.setattr(listing, "WALK_SQL", 3)
     for name, value in SET_PLANS[plan].items():
