@@ -46,6 +46,7 @@ class Loaded:
     tokenizer: Any = None
     processor: Any = None
     sentence_transformer: Any = None
+    lean: Any = None  # a lean.Plan doing what the sentence transformer's encode() does, where one applies
     nbytes: int = 0
     max_length: int = 512
 
@@ -56,10 +57,18 @@ def load(path: str, task: str, sentence_transformers: bool, allow_pickle: bool) 
     if family == "embed" and sentence_transformers:
         from sentence_transformers import SentenceTransformer
 
+        from haven.inference import lean
+
         st = SentenceTransformer(path, device="cpu", **common)
         st.eval()
         return Loaded(
-            family, st, st.tokenizer, sentence_transformer=st, nbytes=_nbytes(st), max_length=st.max_seq_length
+            family,
+            st,
+            st.tokenizer,
+            sentence_transformer=st,
+            lean=lean.plan(st),
+            nbytes=_nbytes(st),
+            max_length=st.max_seq_length,
         )
     config = AutoConfig.from_pretrained(path, **common)
     model_cls = getattr(transformers, AUTO[family])
@@ -330,11 +339,15 @@ def _grouped(loaded: Loaded, texts: list[str], run: Callable[[list[str]], Any]) 
 
 
 def _embed(loaded: Loaded, texts: list[str], normalize: bool) -> torch.Tensor:
-    """Sentence embeddings: the sentence-transformers pipeline, else mean pooling of the last hidden states."""
+    """Sentence embeddings: the sentence-transformers pipeline (its `lean.Plan` where it has one), else mean
+    pooling of the last hidden states."""
     if loaded.sentence_transformer is not None:
-        st = loaded.sentence_transformer
+        st, plan = loaded.sentence_transformer, loaded.lean
 
         def run(part: list[str]) -> Any:
+            if plan is not None and all(isinstance(t, str) for t in part):
+                out = plan.embed(part)
+                return torch.nn.functional.normalize(out, p=2, dim=1) if normalize else out
             return st.encode(
                 part,
                 batch_size=max(len(part), 1),

