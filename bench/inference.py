@@ -17,8 +17,11 @@ identical. Measured, rounds alternated (batched and unbatched swap places every 
   common client) and one http.client connection (the leanest in Python; the client's own time is part of
   what a user sees, so both are reported): p50/p99, vs SentenceTransformer.encode(<sentence>) of the same
   files in this process (target p50 <= 1.15x), all of them alternating request by request (in a rotating
-  order) so they see the same machine. With `--before CHECKOUT`, a server running that checkout's code
-  (for instance `git archive main | tar -x -C /tmp/before`) is measured alike, in the same rotation.
+  order) so they see the same machine. For reference (not judged), the worker's own embedding path
+  (haven.inference.lean, encode()'s embeddings without its generality) in this process, in the same rotation:
+  the ratio to it is what HTTP, the queue and the worker process add. With `--before CHECKOUT`, a server
+  running that checkout's code (for instance `git archive main | tar -x -C /tmp/before`) is measured alike,
+  in the same rotation.
 
 Torch runs `--threads` threads in the workers and in the in-process baseline alike. The default, `0,1`,
 measures the server's default (HAVEN_INFERENCE_THREADS=0: torch's own default, one thread per core), by which
@@ -176,6 +179,9 @@ def single(servers: dict[str, tuple[Haven, str]], model, n: int) -> dict[str, li
     in an order that rotates from sentence to sentence, so a change in the machine's load hits all alike."""
     out: dict[str, list[float]] = {"in process": []}
     runs: list[tuple[str, Callable[[str], object]]] = [("in process", model.encode)]
+    lean = _lean_in_process(model)
+    if lean:
+        runs.append((LEAN_LOCAL, lean))
     with contextlib.ExitStack() as stack:
         for name, (h, repo) in servers.items():
             c = stack.enter_context(httpx.Client(headers={"Authorization": f"Bearer {h.token}"}, timeout=60))
@@ -193,6 +199,27 @@ def single(servers: dict[str, tuple[Haven, str]], model, n: int) -> dict[str, li
                 fn(sentence)
                 out[label].append(time.perf_counter() - t)
     return out
+
+
+LEAN_LOCAL = "haven's path in process"
+
+
+def _lean_in_process(model) -> Callable[[str], object] | None:  # type: ignore[no-untyped-def]
+    """What the worker runs for one sentence (haven.inference.lean), here: the server's overhead over its own
+    model call, reported beside the judged figure (which compares with encode(), as a user would call it)."""
+    import torch
+
+    from haven.inference.lean import plan
+
+    p = plan(model)
+    if p is None:
+        return None
+
+    def embed(sentence: str) -> object:
+        with torch.inference_mode():
+            return p.embed([sentence])
+
+    return embed
 
 
 def ms(xs: list[float]) -> str:
@@ -313,11 +340,17 @@ def main() -> None:
 
 
 def report_single(singles: dict[str, list[float]]) -> None:
-    local = singles.pop("in process")
+    local, lean = singles.pop("in process"), singles.pop(LEAN_LOCAL, None)
     print(f"single request, baseline encode() in process: {ms(local)}")
     for label, xs in singles.items():
         ratio = pct(xs, 0.5) / pct(local, 0.5)
         print(f"  through {label:18} {ms(xs)}: p50 ratio {ratio:.2f}x (target <= 1.15x): {verdict(ratio <= 1.15)}")
+    if lean:
+        print(
+            f"  for reference, {LEAN_LOCAL} (lean.Plan.embed, encode()'s embeddings without its generality): {ms(lean)}"
+        )
+        for label, xs in singles.items():
+            print(f"    through {label:18} p50 ratio to it {pct(xs, 0.5) / pct(lean, 0.5):.2f}x (not judged)")
     print(f"  load average {Path('/proc/loadavg').read_text().strip()}")
 
 
