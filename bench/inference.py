@@ -54,7 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from common import Haven, haven, tree_cpu, verdict
+from common import ROOT, Haven, haven, tree_cpu, verdict
 
 SENTENCES = [
     f"Sentence {i}: {' '.join(['the weather in paris is nice today', 'models are served by haven'][i % 2].split()[: 4 + i % 5])}"
@@ -303,6 +303,9 @@ def main() -> None:
     ap.add_argument("--single-only", action="store_true", help="only the single-request latency (one server)")
     ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare, single requests")
     args = ap.parse_args()
+    # Each server imports haven from its own tree (PYTHONPATH): `python -m` would put the working directory
+    # first on the path, and a server started from a checkout would run that checkout's code, whatever --before.
+    os.chdir("/")
     counts = [int(x) for x in args.threads.split(",")]
     use_wrk = shutil.which("wrk") is not None and not args.python_clients
     model = local_model(counts[0])
@@ -310,7 +313,7 @@ def main() -> None:
     singles: dict[str, list[float]] = {}
     with contextlib.ExitStack() as more:
         for t in counts[:1] if args.single_only else counts:
-            env = {"HAVEN_INFERENCE_THREADS": str(t)}
+            env = {"HAVEN_INFERENCE_THREADS": str(t), "PYTHONPATH": str(ROOT)}
             batched = more.enter_context(haven(env=env))
             unbatched = (
                 batched

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, exists, true
+from sqlalchemy import ColumnElement, Integer, Select, any_, exists, literal, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
 
 class Walks(Protocol):
@@ -29,6 +30,12 @@ class Walks(Protocol):
         11,917 ids at 1M repositories, 1.6 ms, where the walk probes 54), so it gets a scalar subquery, which
         it never hashes; SQLite runs an EXISTS as written."""
 
+    def one_of(self, key: Any, ids: list[int]) -> ColumnElement[bool]:
+        """Whether `key` is one of `ids`, a list held in Python. PostgreSQL gets the list as one array
+        parameter: the statement reads the same whatever the list's length, so neither SQLAlchemy nor psycopg
+        writes it anew (an `IN` of the 1,400 ids of `kalomi` at 1M repositories spent 2-3 ms of a 17 ms page
+        rendering and converting one placeholder per id). SQLite binds one parameter per id."""
+
 
 class SqliteWalks:
     span_walk = False  # see Walks
@@ -39,6 +46,9 @@ class SqliteWalks:
     def probe(self, rows: Select[Any]) -> ColumnElement[bool]:
         return exists(rows)
 
+    def one_of(self, key: Any, ids: list[int]) -> ColumnElement[bool]:
+        return key.in_(ids)
+
 
 class PostgresWalks:
     span_walk = True  # see Walks
@@ -48,6 +58,9 @@ class PostgresWalks:
 
     def probe(self, rows: Select[Any]) -> ColumnElement[bool]:
         return rows.with_only_columns(true()).limit(1).scalar_subquery().is_(true())
+
+    def one_of(self, key: Any, ids: list[int]) -> ColumnElement[bool]:
+        return key == any_(literal(ids, ARRAY(Integer)))
 
 
 def walks_for(dialect: str) -> Walks:

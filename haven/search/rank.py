@@ -106,10 +106,12 @@ def key_range(repo_type: str, after: tuple[int, int] | None) -> tuple[int, int] 
     return rank_key(repo_type, downloads, repo_id) + 1, high
 
 
-def span(session: Session, stretch: Stretch, unranked: str) -> tuple[int, int] | None:
+def span(session: Session, stretch: Stretch, unranked: str | None) -> tuple[int, int] | None:
     """The keys a stretch covers, or None when keys cannot answer it: no terms, a cursor without a key, or
-    a row without one (`unranked`: the engine's query for a negative key)."""
+    a row without one (`unranked`: the engine's query for a negative key; None: the caller's walk checks)."""
     keys = key_range(stretch.repo_type, stretch.after)
-    if keys is None or not stretch.terms or session.execute(text(unranked)).first() is not None:
+    if keys is None or not stretch.terms:
+        return None
+    if unranked is not None and session.execute(text(unranked)).first() is not None:
         return None
     return keys

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, event, text, update
 
 from haven import search as search_index
 from haven.db import Database
@@ -153,3 +153,47 @@ def test_words_spelt_like_prefix_tokens_are_found(db: Database) -> None:
     add_repo(db, f"ann/{unique('nm')}", readme=word)  # the card word `<word>`: not `0p<word>`
     assert search(db, f"0p{word}") == ids[::-1]
     assert search(db, f"0p{word[:4]}") == ids[::-1]  # a name prefix
+
+
+@pytest.mark.parametrize(
+    "rate", [0.0, 1e-6, 0.05, 1.0], ids=["never matches", "very rare", "one in twenty", "every document"]
+)
+def test_a_remembered_match_rate_picks_the_plan_never_the_rows(
+    db: Database, monkeypatch: pytest.MonkeyPatch, rate: float
+) -> None:
+    """A search keeps the share of documents its walk read that matched, to size the next walk for the same
+    terms or skip it: whatever that share says, right or stale, the pages are the same."""
+    rng = random.Random(5)
+    word = unique("rt")
+    ids = [add_repo(db, f"ann/{word}-{i}", private=i % 7 == 3, downloads=rng.randrange(4)) for i in range(30)]
+    with db.read() as session:
+        private = {r[0] for r in session.execute(text("SELECT id FROM repos WHERE private"))}
+        key = (str(session.get_bind().url), "model", tuple(Query(repo_type="model", search=[word]).terms()))
+    want = [i for i in by_downloads(db, ids) if i not in private]
+    monkeypatch.setattr(listing, "MEMBER_CHUNK", 3)
+    for limit in (1, 4, 1000):
+        listing._term_rates.put(key, rate)
+        assert search(db, word, limit) == want
+
+
+def test_terms_too_rare_for_the_walk_go_to_the_set_plans_at_once_the_second_time(
+    postgres_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, word = postgres_db, unique("rr")
+    ids = [add_repo(db, f"ben/{word}-{i}", downloads=i) for i in range(3)]
+    monkeypatch.setattr(PostgresIndex, "ranked_walk", 20)  # a walk of 20 documents cannot fill a page of 50
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        walks = []
+        for _ in range(2):
+            statements.clear()
+            assert search(db, word, 50) == ids[::-1]
+            walks.append(sum("repo_rank" in s for s in statements))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert walks[0] >= 1 and walks[1] == 0, walks
