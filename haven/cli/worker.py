@@ -12,6 +12,7 @@ import typer
 from haven.cli import DataDir, _settings, app
 
 log = logging.getLogger("haven.jobs")
+SIGNAL_POLL = 0.5  # seconds between the main thread's looks for a stop signal
 
 
 @app.command()
@@ -45,7 +46,11 @@ def worker(
         signal.signal(sig, lambda *_: stopping.set())
     jobs.start()
     log.info("worker running %s with %d thread(s) per lane", ", ".join(chosen), threads)
-    stopping.wait()
+    # Woken every SIGNAL_POLL seconds: Python runs a signal's handler in the main thread, and the kernel may
+    # deliver SIGTERM to one of the job threads instead, leaving an endless wait() asleep for good (a test
+    # saw the worker outlive SIGTERM by a minute).
+    while not stopping.wait(SIGNAL_POLL):
+        pass
     log.info("worker stopping; finishing the jobs in hand")
     jobs.stop(timeout=settings.shutdown_timeout)
     hub.close()
