@@ -321,11 +321,10 @@ def _ranked(session: Session, plan: _Plan, n: int) -> list[tuple[int, Any]] | No
                 keep = set(session.scalars(check))
             out += [(i, d) for i, d in walk.rows if i in keep]
         after, examined, seen = walk.end, examined + walk.examined, seen + len(walk.rows)
+        _term_rates.put(key, seen / max(examined, 1))
         if len(out) >= n or after is None:
-            _term_rates.put(key, seen / max(examined, 1))
             return out[:n]
         if _hopeless(len(out), examined, n, plan.index.ranked_walk):
-            _term_rates.put(key, seen / max(examined, 1))
             return out + _from_sets(session, plan, n - len(out), after)
         # The next stretch: enough matches and documents to fill the page at the rates seen so far, and a margin.
         need = RATE_MARGIN * (n - len(out)) / max(len(out), 1)
