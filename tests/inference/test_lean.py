@@ -1,6 +1,7 @@
 """Sentence embeddings without encode(): a sentence-transformers model whose stack `lean.plan` reproduces
-(Transformer -> Pooling -> optional Normalize) is answered by the lean path, any other stack by encode(),
-and the embeddings are encode()'s either way, one text or many of mixed lengths (cut into length groups)."""
+(Transformer -> Pooling -> optional Normalize) is answered by the lean path, with its encoder traced, any
+other stack by encode(), and the embeddings are encode()'s either way, one text or many of mixed lengths
+(cut into length groups). An encoder whose trace would not give its own outputs runs untraced."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from transformers.modeling_outputs import BaseModelOutput
 
-from haven.inference import runners
+from haven.inference import lean, runners
 from tests.inference.models import sentence_transformer
 
 TEXTS = [
@@ -41,6 +44,7 @@ def plan_of(path: Path):  # type: ignore[no-untyped-def]
 def test_minilm_takes_the_lean_path_with_encodes_embeddings(minilm_dir: Path) -> None:
     plan = plan_of(minilm_dir)
     assert plan is not None and (plan.pooling, plan.normalize) == ("mean", True)
+    assert plan.traced is not None
     want = expected(minilm_dir, TEXTS)
     np.testing.assert_allclose(embed(minilm_dir, TEXTS[0]), want[0], atol=1e-5)
     np.testing.assert_allclose(embed(minilm_dir, TEXTS), want, atol=1e-5)  # two length groups
@@ -53,6 +57,7 @@ def test_each_pooling_mode_matches_encode(tmp_path: Path, pooling: str, normaliz
     model = tmp_path / "model"
     plan = plan_of(model)
     assert plan is not None and (plan.pooling, plan.normalize) == (pooling, normalize)
+    assert plan.traced is not None
     want = expected(model, TEXTS)
     for text, row in zip(TEXTS, want, strict=True):
         np.testing.assert_allclose(embed(model, text), row, atol=1e-5)
@@ -80,3 +85,29 @@ def test_other_stacks_fall_back_to_encode(tmp_path: Path, stack: str) -> None:
         config.write_text(json.dumps(data))
     assert plan_of(model) is None
     np.testing.assert_allclose(embed(model, TEXTS), expected(model, TEXTS), atol=1e-5)
+
+
+class ShapeBranching(torch.nn.Module):
+    """An encoder with a Python branch on the input's length: a trace keeps the branch it saw, whatever the
+    length it is later given, so its outputs differ from the module's own for other lengths."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embeddings = torch.nn.Embedding(30522, 8)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, return_dict=True):  # type: ignore[no-untyped-def]
+        hidden = self.embeddings(input_ids)
+        if input_ids.shape[1] > 8:
+            hidden = hidden * 2
+        return BaseModelOutput(last_hidden_state=hidden)
+
+
+def test_an_encoder_its_trace_does_not_reproduce_runs_untraced(minilm_dir: Path) -> None:
+    tokenizer = plan_of(minilm_dir).tokenizer
+    untraced = lean.Plan(tokenizer, ShapeBranching().eval(), None, "mean", False)
+    checked = lean._with_trace(untraced, 32)
+    assert checked.traced is None
+    with torch.inference_mode():
+        short, long = checked.embed(["hi"]), checked.embed(["a text with rather more than eight tokens in it"])
+        want = untraced.embed(["hi"]), untraced.embed(["a text with rather more than eight tokens in it"])
+    torch.testing.assert_close((short, long), want, rtol=0, atol=0)
