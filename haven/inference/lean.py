@@ -11,13 +11,14 @@ and returns a `Plan` that does them; for any other module, option or setting it 
 caller keeps using encode(). The embeddings are encode()'s either way (tests compare them, model by model
 and pooling mode by pooling mode); a `Plan` only skips the work encode() does for cases it is not in.
 
-The encoder itself runs as a TorchScript trace where one gives the eager model's outputs (`_traced`): the
+The encoder itself runs as a TorchScript trace where one gives the eager model's outputs (`_with_trace`): the
 Python of a Hugging Face encoder (module calls, attention dispatch, mask building) is ~2 ms of a ~6 ms pass
 over one sentence of all-MiniLM-L6-v2 here, and a trace runs the same operators without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Callable
@@ -151,7 +152,7 @@ def _with_trace(found: Plan, max_length: int | None) -> Plan:
             warnings.simplefilter("ignore")  # the tracer's notes on Python values it records as constants
             example = found.encoder_inputs(found.tokenize(TRACE_EXAMPLE))
             traced = torch.jit.trace(found.model, example_kwarg_inputs=example, strict=False, check_trace=False)
-            candidate = Plan(found.tokenizer, found.model, found.accepts, found.pooling, found.normalize, traced)
+            candidate = dataclasses.replace(found, traced=traced)
             for texts in [*TRACE_CHECKS, [long_text]]:
                 if not _same_hidden(candidate, texts):
                     log.info("the traced encoder differs from the model: running it untraced")
