@@ -105,9 +105,4 @@ class ShapeBranching(torch.nn.Module):
 def test_an_encoder_its_trace_does_not_reproduce_runs_untraced(minilm_dir: Path) -> None:
     tokenizer = plan_of(minilm_dir).tokenizer
     untraced = lean.Plan(tokenizer, ShapeBranching().eval(), None, "mean", False)
-    checked = lean._with_trace(untraced, 32)
-    assert checked.traced is None
-    with torch.inference_mode():
-        short, long = checked.embed(["hi"]), checked.embed(["a text with rather more than eight tokens in it"])
-        want = untraced.embed(["hi"]), untraced.embed(["a text with rather more than eight tokens in it"])
-    torch.testing.assert_close((short, long), want, rtol=0, atol=0)
+    assert lean._with_trace(untraced, 32) is untraced  # answered by the module itself, not by a trace
