@@ -49,6 +49,11 @@ def _max(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return hidden.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).max(dim=1).values
 
 
+def _mask(enc: dict[str, torch.Tensor], hidden: torch.Tensor) -> torch.Tensor:
+    """The tokens pooling reads: the attention mask, or every token when the tokenizer gives none."""
+    return enc["attention_mask"] if "attention_mask" in enc else torch.ones(hidden.shape[:2], dtype=torch.int64)
+
+
 POOLING: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"mean": _mean, "cls": _cls, "max": _max}
 
 
@@ -81,8 +86,7 @@ class Plan:
         """One row per text, as encode(texts, batch_size=len(texts)) computes it (call under inference mode)."""
         enc = self.tokenize(texts)
         hidden = self.hidden(self.encoder_inputs(enc))
-        mask = enc["attention_mask"] if "attention_mask" in enc else torch.ones(hidden.shape[:2], dtype=torch.int64)
-        pooled = POOLING[self.pooling](hidden, mask)
+        pooled = POOLING[self.pooling](hidden, _mask(enc, hidden))
         return F.normalize(pooled, p=2, dim=-1) if self.normalize else pooled
 
 
@@ -169,5 +173,5 @@ def _same_hidden(candidate: Plan, texts: list[str]) -> bool:
     traced, eager = candidate.hidden(inputs), candidate.hidden(inputs, traced=False)
     if traced.shape != eager.shape:
         return False
-    keep = (enc["attention_mask"] if "attention_mask" in enc else torch.ones(eager.shape[:2])).unsqueeze(-1) > 0
+    keep = _mask(enc, eager).unsqueeze(-1) > 0
     return bool(((traced - eager).abs() * keep).max() <= TRACE_TOLERANCE)
