@@ -82,9 +82,28 @@ class Plan:
             return out["last_hidden_state"] if isinstance(out, dict) else out[0]
         return self.model(**inputs, return_dict=True).last_hidden_state
 
+    def lengths(self, enc: dict[str, torch.Tensor]) -> list[int]:
+        """Each text's token count in `enc` (its padding left out)."""
+        if "attention_mask" in enc:
+            return enc["attention_mask"].sum(dim=1).tolist()
+        return [enc["input_ids"].shape[1]] * enc["input_ids"].shape[0]
+
+    def rows(self, enc: dict[str, torch.Tensor], index: list[int]) -> dict[str, torch.Tensor]:
+        """These texts of `enc`, padded to the longest of them only: what tokenising them alone gives."""
+        if index == list(range(enc["input_ids"].shape[0])):
+            return enc
+        picked = {k: v[index] for k, v in enc.items()}
+        if "attention_mask" not in picked:
+            return picked
+        used = picked["attention_mask"].any(dim=0)  # the positions some text of these has a token at
+        return {k: v[:, used] for k, v in picked.items()}
+
     def embed(self, texts: list[str]) -> torch.Tensor:
         """One row per text, as encode(texts, batch_size=len(texts)) computes it (call under inference mode)."""
-        enc = self.tokenize(texts)
+        return self.embed_tokens(self.tokenize(texts))
+
+    def embed_tokens(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """`embed` of texts already tokenised (by `tokenize`)."""
         hidden = self.hidden(self.encoder_inputs(enc))
         pooled = POOLING[self.pooling](hidden, _mask(enc, hidden))
         return F.normalize(pooled, p=2, dim=-1) if self.normalize else pooled

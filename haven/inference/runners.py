@@ -324,15 +324,22 @@ def _grouped(loaded: Loaded, texts: list[str], run: Callable[[list[str]], Any]) 
     if len(texts) < 2:
         return run(texts)
     lengths = [len(ids) for ids in loaded.tokenizer(texts, truncation=True, max_length=loaded.max_length)["input_ids"]]
+    return _in_groups(lengths, lambda group: run([texts[i] for i in group]))
+
+
+def _in_groups(lengths: list[int], run: Callable[[list[int]], Any]) -> Any:
+    """`run` (indices -> a tensor with one row per index, or a list with one item per index) over the
+    length groups of these token counts, joined back in index order; one call, on every index in order,
+    when the lengths are alike."""
     groups = length_groups(lengths)
-    if len(groups) == 1:
-        return run(texts)
-    parts = [run([texts[i] for i in group]) for group in groups]
+    if len(groups) < 2:
+        return run(list(range(len(lengths))))
+    parts = [run(group) for group in groups]
     order = [i for group in groups for i in group]
     if isinstance(parts[0], torch.Tensor):
         joined = torch.cat(parts)
         return joined[torch.tensor(order).argsort()]
-    out: list[Any] = [None] * len(texts)
+    out: list[Any] = [None] * len(lengths)
     for i, result in zip(order, (r for part in parts for r in part), strict=True):
         out[i] = result
     return out
@@ -341,13 +348,15 @@ def _grouped(loaded: Loaded, texts: list[str], run: Callable[[list[str]], Any]) 
 def _embed(loaded: Loaded, texts: list[str], normalize: bool) -> torch.Tensor:
     """Sentence embeddings: the sentence-transformers pipeline (its `lean.Plan` where it has one), else mean
     pooling of the last hidden states."""
+    plan = loaded.lean
+    if plan is not None and all(isinstance(t, str) for t in texts):
+        enc = plan.tokenize(texts)  # once: its padding tells the groups apart, its rows feed each pass
+        out = _in_groups(plan.lengths(enc), lambda group: plan.embed_tokens(plan.rows(enc, group)))
+        return torch.nn.functional.normalize(out, p=2, dim=1) if normalize else out
     if loaded.sentence_transformer is not None:
-        st, plan = loaded.sentence_transformer, loaded.lean
+        st = loaded.sentence_transformer
 
         def run(part: list[str]) -> Any:
-            if plan is not None and all(isinstance(t, str) for t in part):
-                out = plan.embed(part)
-                return torch.nn.functional.normalize(out, p=2, dim=1) if normalize else out
             return st.encode(
                 part,
                 batch_size=max(len(part), 1),

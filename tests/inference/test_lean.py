@@ -72,6 +72,20 @@ def test_the_normalize_parameter_applies_on_the_lean_path(tmp_path: Path) -> Non
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_a_length_group_is_cut_from_one_tokenisation_as_if_tokenised_alone(minilm_dir: Path, side: str) -> None:
+    plan = plan_of(minilm_dir)
+    plan.tokenizer.padding_side = side
+    together = plan.tokenize(TEXTS)
+    assert plan.lengths(together) == [len(plan.tokenize([t])["input_ids"][0]) for t in TEXTS]
+    for group in ([2, 0], [1], [0, 1, 2], list(range(len(TEXTS)))):
+        alone = plan.tokenize([TEXTS[i] for i in group])
+        cut = plan.rows(together, group)
+        assert cut.keys() == alone.keys()
+        for key in alone:
+            assert torch.equal(cut[key], alone[key]), key
+
+
 @pytest.mark.parametrize("stack", ["weightedmean pooling", "a dense layer", "a default prompt"])
 def test_other_stacks_fall_back_to_encode(tmp_path: Path, stack: str) -> None:
     import json
