@@ -21,7 +21,8 @@ identical. Measured, rounds alternated (batched and unbatched swap places every 
   (haven.inference.lean, encode()'s embeddings without its generality) in this process, in the same rotation:
   the ratio to it is what HTTP, the queue and the worker process add. With `--before CHECKOUT`, a server
   running that checkout's code (for instance `git archive main | tar -x -C /tmp/before`) is measured alike,
-  in the same rotation.
+  in the same rotation, and its batching throughput too (at the first thread count, after this tree's pair in
+  each round; not judged: it says what a change did to batching).
 
 Torch runs `--threads` threads in the workers and in the in-process baseline alike. The default, `0,1`,
 measures the server's default (HAVEN_INFERENCE_THREADS=0: torch's own default, one thread per core), by which
@@ -301,7 +302,12 @@ def main() -> None:
         "default, one per core; the 3x target is judged at the first)",
     )
     ap.add_argument("--single-only", action="store_true", help="only the single-request latency (one server)")
-    ap.add_argument("--before", type=Path, default=None, help="a checkout of the code to compare, single requests")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="a checkout of the code to compare (single requests, batching throughput)",
+    )
     args = ap.parse_args()
     # Each server imports haven from its own tree (PYTHONPATH): `python -m` would put the working directory
     # first on the path, and a server started from a checkout would run that checkout's code, whatever --before.
@@ -324,21 +330,29 @@ def main() -> None:
             settings.append(Setting(t, batched, unbatched, repos))
         first = settings[0]
         servers = {"haven": (first.batched, first.repos[id(first.batched)])}
+        before = None
         if args.before is not None:
             env = {"HAVEN_INFERENCE_THREADS": str(counts[0]), "PYTHONPATH": str(args.before.resolve())}
             old = more.enter_context(haven(env=env))
             servers["before"] = (old, push_model(old))
+            before = Setting(counts[0], old, old, {id(old): servers["before"][1]})
         for r in range(args.rounds):
             for s in () if args.single_only else settings:
                 pair = [("batched", s.batched), ("unbatched", s.unbatched)][:: 1 if r % 2 == 0 else -1]
                 for name, h in pair:
                     print(f"round {r + 1} {s.label}, {name:9}: {measure(s, name, h, args, use_wrk)}", flush=True)
+                if before is not None and s is first:
+                    line = measure(before, "batched", before.batched, args, use_wrk)
+                    print(f"round {r + 1} before, {s.label}, batched: {line}", flush=True)
             for label, xs in single(servers, model, args.single).items():
                 singles.setdefault(label, []).extend(xs)
     print()
     if not args.single_only:
         for i, s in enumerate(settings):
             report_throughput(args.clients, s, judged=i == 0)
+            if before is not None and i == 0:
+                b, o = statistics.median(s.rates["batched"]), statistics.median(before.rates["batched"])
+                print(f"  before ({args.before}), batching {o:.1f} req/s: this tree {b / o:.2f}x of it (not judged)")
     report_single(singles)
 
 
