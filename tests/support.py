@@ -1,4 +1,5 @@
-"""Starting real services for tests and benchmarks: a Haven server subprocess and a private PostgreSQL."""
+"""Starting real services for tests and benchmarks (a Haven server subprocess and a private PostgreSQL), and
+waiting for what they do in the background."""
 
 from __future__ import annotations
 
@@ -14,10 +15,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 HAVEN = [sys.executable, "-m", "haven"]
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T], timeout: float = 30.0, what: str = "the condition", interval: float = 0.05) -> T:
+    """What `probe` returns once it is truthy, polled every 10 ms at first and less often up to `interval`;
+    fails the test when `timeout` seconds pass first (background work takes longer on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    delay = min(0.01, interval)
+    while not (value := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(delay)
+        delay = min(delay * 2, interval)
+    return value
 
 
 def free_port() -> int:

@@ -9,15 +9,9 @@ import time
 import pytest
 
 from haven.ttlcache import TTLCache
+from tests.support import wait_for
 
 TTL = 0.1
-
-
-def wait_for(condition: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.01)
 
 
 def test_an_entry_lasts_its_ttl() -> None:

@@ -19,6 +19,7 @@ from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundE
 
 from tests.api.conftest import BIG_SIZE, Populated, git_blob_sha1
 from tests.conftest import Hub
+from tests.support import wait_for
 
 
 def download(hub: Hub, p: Populated, path: str, cache_dir: Path, revision: str | None = None) -> bytes:
@@ -236,13 +237,10 @@ def _downloads(hub: Hub, repo_id: str) -> int:
     return hub.api(None).model_info(repo_id, expand=["downloads"]).downloads
 
 
-def _wait_for(hub: Hub, repo_id: str, expected: int, timeout: float = 6.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        n = _downloads(hub, repo_id)
-        if n >= expected or time.monotonic() > deadline:
-            return n
-        time.sleep(0.05)
+def _counted(hub: Hub, repo_id: str, expected: int) -> int:
+    """The download count once it reaches `expected` (counts are written after the answer goes out)."""
+    wait_for(lambda: _downloads(hub, repo_id) >= expected, 6.0, f"{expected} downloads")
+    return _downloads(hub, repo_id)
 
 
 def test_every_get_or_head_of_config_json_counts_a_download(hub: Hub, repo_id: str, cache_dir: Path) -> None:
@@ -257,11 +255,11 @@ def test_every_get_or_head_of_config_json_counts_a_download(hub: Hub, repo_id: s
         assert httpx.get(f"{hub.url}/{repo_id}/resolve/main/other.txt").status_code == 200
     for _ in range(2):
         assert httpx.get(f"{hub.url}/{repo_id}/resolve/main/config.json").status_code == 200
-    assert _wait_for(hub, repo_id, 2) == 2
+    assert _counted(hub, repo_id, 2) == 2
     assert httpx.head(f"{hub.url}/{repo_id}/resolve/main/config.json").status_code == 200  # HEAD counts too
-    assert _wait_for(hub, repo_id, 3) == 3
+    assert _counted(hub, repo_id, 3) == 3
     hf_hub_download(repo_id, "config.json", endpoint=hub.url, cache_dir=cache_dir, token=False)  # HEAD + GET
-    assert _wait_for(hub, repo_id, 5) == 5
+    assert _counted(hub, repo_id, 5) == 5
     info = api.model_info(repo_id)
     assert (info.downloads, info.downloads_all_time) == (5, 5)
 

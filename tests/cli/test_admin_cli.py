@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
 
 from tests.conftest import Hub
-from tests.support import HAVEN
+from tests.support import HAVEN, wait_for
 
 TOKEN_RE = re.compile(r"hv_[A-Za-z0-9_-]{20,}")
+CACHED = 6.0  # seconds: the server caches tokens and their memberships for about 2 s; a little longer
 
 
 def haven(hub: Hub, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,14 +46,6 @@ def fails(hub: Hub, *args: str) -> str:
 
 def whoami(hub: Hub, token: str) -> httpx.Response:
     return httpx.get(f"{hub.url}/api/whoami-v2", headers={"authorization": f"Bearer {token}"}, timeout=10)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 6.0) -> None:
-    """The server caches tokens and their memberships for about 2 s; wait a little longer than that."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def new_name(prefix: str) -> str:
@@ -115,7 +106,7 @@ def test_token_revoke_takes_effect_on_the_running_server(hub: Hub) -> None:
     proc = haven(hub, "token", "revoke", token)
     assert proc.returncode == 0 and proc.stdout == ""
     assert token not in proc.stderr
-    eventually(lambda: whoami(hub, token).status_code == 401)
+    wait_for(lambda: whoami(hub, token).status_code == 401, CACHED, "the token cache to catch up")
     assert whoami(hub, other).status_code == 200  # the user's other tokens still work
     assert "no such active token" in fails(hub, "token", "revoke", token)  # already revoked
 
@@ -138,7 +129,7 @@ def test_org_create_and_members(hub: Hub) -> None:
     assert member_api.repo_exists(f"{org}/private-model") is False
 
     ok(hub, "org", "add-member", org, member, "--role", "read")
-    eventually(lambda: member_api.repo_exists(f"{org}/private-model"))
+    wait_for(lambda: member_api.repo_exists(f"{org}/private-model"), CACHED, "the token cache to catch up")
     assert member_api.whoami()["orgs"] == [
         {"type": "org", "name": org, "fullname": org, "roleInOrg": "read"},
     ]
@@ -156,7 +147,7 @@ def test_org_create_and_members(hub: Hub) -> None:
             return False
         return True
 
-    eventually(can_write)
+    wait_for(can_write, CACHED, "the token cache to catch up")
     assert "x.txt" in owner_api.list_repo_files(f"{org}/private-model")
 
 

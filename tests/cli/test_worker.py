@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Hub
-from tests.faults.conftest import wait_until
 from tests.ops.conftest import own_hub
 from tests.ops.test_metrics import scrape, value
-from tests.support import HAVEN, Postgres, tempdir
+from tests.support import HAVEN, Postgres, tempdir, wait_for
 
 METADATA, SCAN = "repo.metadata", "repo.security_scan"
 
@@ -56,7 +55,7 @@ def test_a_worker_process_takes_only_its_kinds_and_stops_cleanly_on_sigterm(jobl
     assert waiting(hub, METADATA) >= 1 and waiting(hub, SCAN) >= 1
     proc = worker(hub, "--kinds", METADATA, "--threads", "2")
     try:
-        wait_until(lambda: waiting(hub, METADATA) == 0, timeout=90, what="the worker to run the metadata jobs")
+        wait_for(lambda: waiting(hub, METADATA) == 0, timeout=90, what="the worker to run the metadata jobs")
         assert waiting(hub, SCAN) >= 1, "scans are not this worker's kind"
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

@@ -174,14 +174,6 @@ def tmp_files(hub: Hub) -> list[Path]:
     return [p for p in (hub.server.data_dir / "blobs" / "tmp").rglob("*") if p.is_file()]
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def put_and_hang_up(href: str, data: bytes, sent: int) -> None:
     """A PUT that announces all of `data` but sends only `sent` bytes before the client closes the socket."""
     url = urlsplit(href)

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import Hub
-from tests.faults.conftest import add, commit, fsck, git_ref, repo_dir_of, start_hub, wait_until
-from tests.support import Postgres
+from tests.faults.conftest import add, commit, fsck, git_ref, repo_dir_of, start_hub
+from tests.support import Postgres, wait_for
 
 
 def test_a_process_killed_after_moving_a_ref_leaves_nothing_to_repair(postgres: Postgres | None) -> None:
@@ -38,7 +38,7 @@ def test_a_process_killed_after_moving_a_ref_leaves_nothing_to_repair(postgres: 
             # weights.bin is an LFS file by the repository's .gitattributes: the commit stores it as a new object.
             sender = threading.Thread(target=_send, args=(hub, repo_id, "weights.bin"), daemon=True)
             sender.start()
-            wait_until(lambda: git_ref(repo_dir, "refs/heads/main") != before, timeout=60, what="main to move")
+            wait_for(lambda: git_ref(repo_dir, "refs/heads/main") != before, timeout=60, what="main to move")
             hub.server.kill()
         engine.dispose()
         sender.join(30)

@@ -27,8 +27,8 @@ from tests.faults.conftest import (
     sha256,
     tmp_files,
     upload_href,
-    wait_until,
 )
+from tests.support import wait_for
 
 
 def _payload(size: int = 4096) -> bytes:
@@ -167,7 +167,7 @@ def test_interrupted_upload_leaves_nothing(hub: Hub, http: httpx.Client, repo_id
     before_head, before_tmp = head(http, hub, repo_id), set(tmp_files(hub))
     href = upload_href(http, hub, repo_id, oid, len(data))
     put_and_hang_up(href, data, sent)
-    wait_until(lambda: set(tmp_files(hub)) <= before_tmp, what="the half-written upload to be removed")
+    wait_for(lambda: set(tmp_files(hub)) <= before_tmp, what="the half-written upload to be removed")
     _assert_not_received(http, hub, repo_id, data)
     assert head(http, hub, repo_id) == before_head
     # The retry, through the same href, succeeds and the object is usable.

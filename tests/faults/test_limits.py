@@ -32,8 +32,8 @@ from tests.faults.conftest import (
     sha256,
     start_hub,
     tmp_files,
-    wait_until,
 )
+from tests.support import wait_for
 
 LIMIT = 64 * 1024
 CHUNK = 256 * 1024
@@ -200,7 +200,7 @@ def test_multipart_upload_that_does_not_add_up_is_rejected(
         etags.append(r.headers["etag"])
     assert _complete(http, complete, oid, etags).status_code == 400
     assert not blob_path(small, oid).exists()
-    wait_until(lambda: set(tmp_files(small)) <= before, what="the parts to be removed")
+    wait_for(lambda: set(tmp_files(small)) <= before, what="the parts to be removed")
     # Starting over with the right bytes works.
     complete, parts = _multipart(http, small, repo, data)
     etags = [http.put(url, content=data[i * CHUNK : (i + 1) * CHUNK]).headers["etag"] for i, url in enumerate(parts)]

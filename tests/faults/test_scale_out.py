@@ -33,9 +33,8 @@ from tests.faults.conftest import (
     lfs_batch,
     repo_dir_of,
     sha256,
-    wait_until,
 )
-from tests.support import Postgres, Server, tempdir
+from tests.support import Postgres, Server, tempdir, wait_for
 
 
 @dataclass
@@ -148,7 +147,7 @@ def under_load(fleet: Fleet, per_hub: int, warm_up: int) -> Iterator[tuple[str, 
     repo_id, ledger, stop = new_repo(fleet), Ledger(), threading.Event()
     threads = run_committers(fleet.hubs, repo_id, per_hub, ledger, stop)
     try:
-        wait_until(lambda: len(ledger.acked) >= warm_up, timeout=90, what="a busy fleet")
+        wait_for(lambda: len(ledger.acked) >= warm_up, timeout=90, what="a busy fleet")
         yield repo_id, ledger
     finally:
         stop.set()
@@ -220,8 +219,8 @@ def test_postgres_restart_under_load_gives_errors_not_corruption(fleet: Fleet) -
         finally:
             fleet.pg.resume()
         acked_at_restart = len(ledger.acked)
-        wait_until(lambda: all(ready(hub) == 200 for hub in fleet.hubs), timeout=60, what="both servers ready")
-        wait_until(lambda: len(ledger.acked) >= acked_at_restart + 6, timeout=60, what="commits after the restart")
+        wait_for(lambda: all(ready(hub) == 200 for hub in fleet.hubs), timeout=60, what="both servers ready")
+        wait_for(lambda: len(ledger.acked) >= acked_at_restart + 6, timeout=60, what="commits after the restart")
     assert ledger.failures > 0, "the clients should have noticed the outage"
     assert set(ledger.statuses) <= {0, 503}, f"an outage is 503 (retry), not {ledger.statuses}"
     assert_consistent(fleet.a, repo_id, ledger)
@@ -234,7 +233,7 @@ def test_kill_9_of_one_process_leaves_the_other_serving_and_the_data_whole(fleet
     with under_load(fleet, per_hub=3, warm_up=15) as (repo_id, ledger):
         fleet.a.server.kill()
         acked_at_kill = len(ledger.acked)
-        wait_until(lambda: len(ledger.acked) >= acked_at_kill + 10, timeout=60, what="the survivor to keep going")
+        wait_for(lambda: len(ledger.acked) >= acked_at_kill + 10, timeout=60, what="the survivor to keep going")
     assert ledger.failures > 0, "the killed process's clients should have seen errors"
     assert_consistent(fleet.b, repo_id, ledger)
     # An upload cut off with the dead process is retried against the survivor, and lands.

@@ -13,6 +13,7 @@ import httpx
 from tests.conftest import Hub
 from tests.inference.conftest import post, start_hub
 from tests.inference.models import causal_lm
+from tests.support import wait_for
 
 TIMEOUT = 0.4
 LONG = 2000  # tokens: several seconds of generation even on a fast machine
@@ -29,20 +30,12 @@ def refused_beside(hub: Hub, long: dict, short: dict) -> tuple[httpx.Response, h
     results: list[httpx.Response] = []
     t = threading.Thread(target=lambda: results.append(post(hub, "/models/alice/gpt", json=long)))
     t.start()
-    wait_until_active(hub, 1)
+    wait_for(
+        lambda: httpx.get(f"{hub.url}/api/inference/stats").json()["queue"]["active"] >= 1, what="a queued request"
+    )
     busy = post(hub, "/models/alice/gpt", json=short)
     t.join()
     return busy, results[0]
-
-
-def wait_until_active(hub: Hub, n: int, within: float = 5.0) -> None:
-    """Until the pool holds `n` requests (or `within` seconds pass): a loaded machine may take longer than any
-    fixed sleep to queue one."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if httpx.get(f"{hub.url}/api/inference/stats").json()["queue"]["active"] >= n:
-            return
-        time.sleep(0.02)
 
 
 def test_queue_full_timeout_and_cancellation(tmp_path: Path) -> None:

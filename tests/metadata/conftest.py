@@ -1,31 +1,12 @@
-"""Helpers for the metadata tests: model files with known contents, and a bounded wait for the job."""
+"""Helpers for the metadata tests: model files with known contents."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import save
-
-T = TypeVar("T")
-JOB_TIMEOUT = 30.0  # seconds the metadata job may take to describe a new head of main
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = JOB_TIMEOUT, what: str = "the metadata job") -> T:
-    """Poll `probe` (quickly at first, then every 0.2 s) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not finish within {timeout} s")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 def safetensors_bytes(shapes: dict[str, tuple[tuple[int, ...], Any]]) -> bytes:

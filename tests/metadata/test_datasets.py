@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from huggingface_hub import CommitOperationAdd
 
 from tests.conftest import Hub
-from tests.metadata.conftest import wait_for
+from tests.support import wait_for
 
 
 def _parquet(rows: int) -> bytes:

@@ -13,7 +13,8 @@ from huggingface_hub import CommitOperationAdd
 from huggingface_hub.hf_api import SafeTensorsInfo, TransformersInfo
 
 from tests.conftest import Hub
-from tests.metadata.conftest import gguf_bytes, safetensors_bytes, wait_for
+from tests.metadata.conftest import gguf_bytes, safetensors_bytes
+from tests.support import wait_for
 
 BERT_CONFIG = {"architectures": ["BertForSequenceClassification"], "model_type": "bert", "hidden_size": 8}
 

@@ -9,7 +9,8 @@ import httpx
 import orjson
 
 from tests.conftest import Hub
-from tests.faults.conftest import auth, wait_until
+from tests.faults.conftest import auth
+from tests.support import wait_for
 
 
 def log_lines(hub: Hub) -> list[dict]:  # type: ignore[type-arg]
@@ -32,7 +33,7 @@ def test_a_request_is_logged_once_as_json_under_the_clients_request_id(two_worke
     r = httpx.get(f"{hub.url}/api/whoami-v2", headers={"X-Request-Id": rid, **auth(hub, "bob")}, timeout=30)
     assert r.status_code == 200
     assert r.headers["x-request-id"] == rid
-    wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
+    wait_for(lambda: access_line(hub, rid) is not None, what="the access log line")
     line = access_line(hub, rid)
     assert line is not None
     assert line["logger"] == "haven.access"
@@ -48,7 +49,7 @@ def test_without_a_usable_request_id_the_server_makes_one(two_workers: Hub) -> N
         r = httpx.get(f"{hub.url}/api/health", headers=sent, timeout=30)
         rid = r.headers["x-request-id"]
         assert rid and rid != sent.get("X-Request-Id") and len(rid) <= 128
-        wait_until(lambda rid=rid: access_line(hub, rid) is not None, what="the access log line")
+        wait_for(lambda rid=rid: access_line(hub, rid) is not None, what="the access log line")
         line = access_line(hub, rid)
         assert line is not None and line["user"] is None and line["status"] == 200
 
@@ -58,7 +59,7 @@ def test_errors_carry_the_request_id_the_client_sent(two_workers: Hub) -> None:
     rid = f"client-{uuid.uuid4().hex}"
     r = httpx.get(f"{hub.url}/api/models/alice/nope-{rid[-6:]}", headers={"X-Request-Id": rid}, timeout=30)
     assert r.status_code == 404 and r.headers["x-request-id"] == rid
-    wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
+    wait_for(lambda: access_line(hub, rid) is not None, what="the access log line")
     line = access_line(hub, rid)
     assert line is not None and line["status"] == 404 and line["route"] == "/api/{repo_type}/{namespace}/{name}"
 
@@ -83,7 +84,7 @@ def test_a_web_page_is_logged_with_the_signed_in_user(two_workers: Hub) -> None:
         assert r.status_code in (302, 303), r.text[:300]
         rid = f"web-{uuid.uuid4().hex}"
         assert browser.get("/", headers={"X-Request-Id": rid}).status_code == 200
-    wait_until(lambda: access_line(hub, rid) is not None, what="the access log line")
+    wait_for(lambda: access_line(hub, rid) is not None, what="the access log line")
     line = access_line(hub, rid)
     assert line is not None and line["user"] == name and line["route"] == "/"
 

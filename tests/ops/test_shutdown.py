@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from tests.conftest import Hub
-from tests.faults.conftest import blob_path, client_for, sha256, upload_href, wait_until
+from tests.faults.conftest import blob_path, client_for, sha256, upload_href
 from tests.ops.conftest import own_hub
+from tests.support import wait_for
 
 CHUNK = 1 << 20
 CHUNKS = 12
@@ -66,7 +67,7 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_refuses_new_connections(doo
     assert started.wait(30), "the upload never started"
     assert doomed.server.proc is not None
     os.kill(doomed.server.proc.pid, signal.SIGTERM)  # what `kill`, systemd and docker stop send
-    wait_until(lambda: refuses_connections(doomed.url), timeout=15, what="new connections refused")
+    wait_for(lambda: refuses_connections(doomed.url), timeout=15, what="new connections refused")
     assert uploader.is_alive(), "the upload should still be going when new connections are already refused"
     uploader.join(60)
     assert result == {"status": 200}

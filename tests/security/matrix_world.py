@@ -20,7 +20,6 @@ delete), so that every allowed call really succeeds and no call changes what the
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import Hub
+from tests.support import wait_for
 
 ROLES = [
     "anonymous",
@@ -234,12 +234,8 @@ def bearer(token: str | None) -> dict[str, str]:
 
 
 def wait_until_expired(w: World) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if w.http.get("/api/whoami-v2", headers=bearer(w.tokens["expired"])).status_code == 401:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the expiring token never expired")
+    expired = bearer(w.tokens["expired"])
+    wait_for(lambda: w.http.get("/api/whoami-v2", headers=expired).status_code == 401, 10, "the token's expiry")
 
 
 def b64(data: bytes) -> str:

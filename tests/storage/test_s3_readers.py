@@ -7,9 +7,10 @@ import numpy as np
 from huggingface_hub import CommitOperationAdd
 
 from tests.conftest import Hub
-from tests.metadata.conftest import safetensors_bytes, wait_for
+from tests.metadata.conftest import safetensors_bytes
 from tests.storage.conftest import S3Server
 from tests.storage.test_s3_hub import new_repo, stored_keys
+from tests.support import wait_for
 from tests.viewer.conftest import converted, push_dataset, viewer
 
 

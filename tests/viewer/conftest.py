@@ -14,7 +14,7 @@ import httpx
 from huggingface_hub import CommitOperationAdd
 
 from tests.conftest import Hub
-from tests.metadata.conftest import wait_for
+from tests.support import wait_for
 
 SCRIPTS = Path(__file__).parent / "scripts"
 CONVERSION_TIMEOUT = 120.0

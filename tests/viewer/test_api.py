@@ -137,7 +137,7 @@ def test_updates_follow_main(sqlite_hub: Hub) -> None:
         r = viewer(sqlite_hub, "rows", dataset=repo_id, config="default", split="train")
         return r.status_code == 200 and r.headers["X-Revision"] == head and r.json()["num_rows_total"] == 3
 
-    from tests.metadata.conftest import wait_for
+    from tests.support import wait_for
 
     wait_for(caught_up, 120, "the second conversion")
     refs = api.list_repo_refs(repo_id, repo_type="dataset")

@@ -12,7 +12,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from PIL import Image
 
 from tests.conftest import Hub
-from tests.metadata.conftest import wait_for
+from tests.support import wait_for
 from tests.viewer.conftest import converted, push_dataset
 from tests.web.conftest import WebClient, anon, browser, new_page, web  # noqa: F401  (fixtures)
 
