@@ -49,9 +49,10 @@ def _max(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return hidden.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).max(dim=1).values
 
 
-def _mask(enc: dict[str, torch.Tensor], hidden: torch.Tensor) -> torch.Tensor:
-    """The tokens pooling reads: the attention mask, or every token when the tokenizer gives none."""
-    return enc["attention_mask"] if "attention_mask" in enc else torch.ones(hidden.shape[:2], dtype=torch.int64)
+def _mask(enc: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """The tokens pooling reads: the attention mask, or every token (of `like`'s batch and length) when the
+    tokenizer gives none."""
+    return enc["attention_mask"] if "attention_mask" in enc else torch.ones(like.shape[:2], dtype=torch.int64)
 
 
 POOLING: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"mean": _mean, "cls": _cls, "max": _max}
@@ -84,18 +85,14 @@ class Plan:
 
     def lengths(self, enc: dict[str, torch.Tensor]) -> list[int]:
         """Each text's token count in `enc` (its padding left out)."""
-        if "attention_mask" in enc:
-            return enc["attention_mask"].sum(dim=1).tolist()
-        return [enc["input_ids"].shape[1]] * enc["input_ids"].shape[0]
+        return _mask(enc, enc["input_ids"]).sum(dim=1).tolist()
 
     def rows(self, enc: dict[str, torch.Tensor], index: list[int]) -> dict[str, torch.Tensor]:
         """These texts of `enc`, padded to the longest of them only: what tokenising them alone gives."""
         if index == list(range(enc["input_ids"].shape[0])):
             return enc
         picked = {k: v[index] for k, v in enc.items()}
-        if "attention_mask" not in picked:
-            return picked
-        used = picked["attention_mask"].any(dim=0)  # the positions some text of these has a token at
+        used = _mask(picked, picked["input_ids"]).any(dim=0)  # the positions some text of these has a token at
         return {k: v[:, used] for k, v in picked.items()}
 
     def embed(self, texts: list[str]) -> torch.Tensor:
